@@ -1,0 +1,5 @@
+"""`python -m flows` is the same as the `giamsat` command."""
+
+from flows.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""`giamsat`: the command line of the monitoring-form pipeline (messages in Vietnamese)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows import prefect_env
+from flows.config import ConfigError, load_config
+
+app = typer.Typer(
+    help="giamsat — thu thập, kiểm tra và tổng hợp biểu mẫu giám sát của các xã, phường.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Thư mục cấu hình (mặc định: config/ của dự án).")
+]
+
+
+def _config(directory: Path | None):
+    try:
+        return load_config(directory)
+    except ConfigError as exc:
+        err.print("[bold red]Lỗi cấu hình[/] — sửa các chỗ sau rồi chạy lại:")
+        for problem in exc.problems:
+            err.print(f"  • {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    err.print(f"[red]Ngày “{text}” không hợp lệ; dùng dạng YYYY-MM-DD, ví dụ 2023-03-31.[/]")
+    raise typer.Exit(2)
+
+
+@app.command()
+def template(
+    out: Annotated[Path | None, typer.Option("--out", help="Tệp .xlsx cần ghi.")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Mã đơn vị điền sẵn (vd P01).")] = None,
+    cell_map: Annotated[Path | None, typer.Option(
+        "--cell-map", help="Ghi bản đồ khoá → trang/ô (JSON).")] = None,
+    config_dir: ConfigOption = None,
+) -> None:
+    """Sinh tệp mẫu Excel cho xã, phường (và/hoặc bản đồ ô nhập)."""
+    from flows.layout import build_layout
+    from flows.sources.xlsx import write_template
+
+    config = _config(config_dir)
+    if out is None and cell_map is None:
+        err.print("[red]Cần ít nhất một trong hai tuỳ chọn --out hoặc --cell-map.[/]")
+        raise typer.Exit(2)
+    chosen = None
+    if unit is not None:
+        chosen = config.units.by_code().get(unit) or config.units.by_code().get(unit.upper())
+        if chosen is None:
+            codes = ", ".join(u.code for u in config.units.units)
+            err.print(f"[red]Không có đơn vị mã “{unit}”. Các mã hợp lệ: {codes}.[/]")
+            raise typer.Exit(2)
+    layout = build_layout(config, chosen)
+    if out is not None:
+        write_template(layout, out)
+        who = f" cho {chosen.full_name}" if chosen else ""
+        console.print(f"Đã ghi tệp mẫu{who}: {out}")
+    if cell_map is not None:
+        from flows.fileio import write_text
+
+        write_text(cell_map, json.dumps(layout.cell_map(), ensure_ascii=False, indent=1))
+        console.print(f"Đã ghi bản đồ {len(layout.inputs)} ô nhập: {cell_map}")
+
+
+def status_table(status_rows: list[dict], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Tệp", "left"),
+                            ("Đã nhập", "right"), ("Trạng thái", "left"),
+                            ("Ngày hoàn thành", "left"), ("Lỗi", "right"),
+                            ("Cảnh báo", "right")):
+        table.add_column(column, justify=justify)
+    for row in status_rows:
+        filled = (f"{row['completeness']:.1f}% ({row['required_filled']}/{row['required_total']})"
+                  if row["found"] else "—")
+        table.add_row(row["unit_code"], row["unit_name"], row["workbook"] or "[red]chưa có[/]",
+                      filled, row["submission_status"] or "—", row["completion_date"] or "—",
+                      str(row["errors"]), str(row["warnings"]))
+    return table
+
+
+def _run_consolidate(source: Path, out: Path, as_of: date | None, config_dir: Path | None,
+                     verbose: bool):
+    prefect_env.configure(verbose)
+    from flows.pipeline import consolidate_flow
+
+    if not source.is_dir():
+        err.print(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
+        raise typer.Exit(2)
+    return consolidate_flow(str(source), str(out), as_of,
+                            str(config_dir) if config_dir else None)
+
+
+def _print_summary(summary, out: Path) -> None:
+    import pandas as pd
+
+    status = pd.read_csv(out / "status.csv", dtype=str, keep_default_na=False)
+    for column in ("required_filled", "required_total", "errors", "warnings"):
+        status[column] = status[column].astype(int)
+    status["completeness"] = status["completeness"].astype(float)
+    status["found"] = status["found"] == "True"
+    console.print(status_table(status.to_dict("records"),
+                               f"Tình hình nhập liệu (tính đến {summary.as_of})"))
+    console.print(
+        f"Đơn vị có bảng tính: {summary.units_found}/{summary.units_expected}; "
+        f"đã nhập đủ: {summary.units_complete}/{summary.units_expected}; "
+        f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.")
+    console.print(f"Kết quả đã ghi vào: [bold]{out}[/] (values.csv, findings.csv, status.csv…)")
+
+
+@app.command()
+def consolidate(
+    source: Annotated[Path, typer.Option("--source", help="Thư mục chứa các tệp .xlsx của xã.")],
+    out: Annotated[Path, typer.Option("--out", help="Thư mục ghi kết quả.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Ngày tính (YYYY-MM-DD); mặc định hôm nay giờ Việt Nam.")] = None,
+    config_dir: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Hiện nhật ký Prefect.")] = False,
+) -> None:
+    """Đọc mọi bảng tính, kiểm tra và ghi bảng tổng hợp (chạy bằng Prefect)."""
+    _config(config_dir)
+    summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose)
+    _print_summary(summary, out)
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option("--workspace", help="Thư mục làm việc mẫu.")] = Path(
+        "demo"),
+    seed: Annotated[int, typer.Option("--seed", help="Hạt giống số ngẫu nhiên.")] = 2023,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Ngày tính (YYYY-MM-DD); mặc định 2023-04-05, sau hạn báo cáo.")] = None,
+    config_dir: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Hiện nhật ký Prefect.")] = False,
+) -> None:
+    """Tạo bộ dữ liệu mẫu (một tệp mỗi đơn vị, có vài lỗi cố ý) rồi chạy tổng hợp."""
+    from flows.demo import DEMO_AS_OF, build_workspace
+
+    config = _config(config_dir)
+    plants = build_workspace(config, workspace, seed)
+    console.print(f"Đã tạo {len(config.units.active())} bảng tính mẫu trong {workspace / 'nguon'}"
+                  " với các vấn đề cố ý:")
+    for plant in plants:
+        console.print(f"  • {plant.unit}: {plant.what}", highlight=False)
+    out = workspace / "ket-qua"
+    summary = _run_consolidate(workspace / "nguon", out, _parse_date(as_of) or DEMO_AS_OF,
+                               config_dir, verbose)
+    _print_summary(summary, out)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("Đã dừng.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

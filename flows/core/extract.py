@@ -1,0 +1,264 @@
+"""Read one workbook's grids into a tidy table of values, by key, with findings for problems.
+
+Pure: takes a `RawWorkbook` (grids of Python values) and the layout, returns data. Works the
+same for .xlsx files and Google Sheets.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import pandas as pd
+
+from flows.config import Unit, nfc
+from flows.core.cells import parse_cell, show, strip_accents
+from flows.core.findings import ERROR, WARNING, Finding
+from flows.layout import (
+    COLUMNS_KEY,
+    HEADING_KEY,
+    INSTRUCTIONS_TAB,
+    InputCell,
+    Layout,
+    a1,
+    parse_marker,
+)
+from flows.sources.base import RawSheet, RawWorkbook
+
+VALUE_COLUMNS = ["unit_code", "indicator", "breakdown", "year", "value", "sheet", "cell"]
+LIST_COLUMNS = ["unit_code", "list", "row", "column", "value", "sheet", "cell"]
+MARKER_SEARCH = 3  # the marker may have moved if a commune inserted a row or column at the top
+
+
+@dataclass
+class Seen:
+    """A keyed cell found in the workbook: where it is now and what it holds."""
+
+    spec: InputCell
+    raw: object
+    sheet: str
+    cell: str
+
+
+@dataclass
+class Extraction:
+    """Everything read from one workbook."""
+
+    source: str
+    unit_code: str | None = None
+    values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VALUE_COLUMNS))
+    lists: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LIST_COLUMNS))
+    findings: list[Finding] = field(default_factory=list)
+    modified: datetime | None = None
+    link: str | None = None
+    ours: bool = False
+
+
+def _find_marker(sheet: RawSheet) -> tuple[str, str, int] | None:
+    for row in sheet.rows[:MARKER_SEARCH]:
+        for col, value in enumerate(row[:MARKER_SEARCH]):
+            found = parse_marker(value)
+            if found:
+                return found[0], found[1], col
+    return None
+
+
+def _key_text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+class _Reader:
+    """Walks the tabs of one workbook, collecting keyed cells and structural findings."""
+
+    def __init__(self, raw: RawWorkbook, layout: Layout):
+        self.raw = raw
+        self.layout = layout
+        self.seen: dict[str, Seen] = {}
+        self.findings: list[Finding] = []
+        self.cells_by_tab: dict[str, dict[tuple[str, str], InputCell]] = defaultdict(dict)
+        for cell in layout.inputs:
+            self.cells_by_tab[cell.tab][(cell.row_key, cell.col_key)] = cell
+
+    def finding(self, rule: str, severity: str, message: str, instruction: str, **kw) -> None:
+        self.findings.append(Finding(rule=rule, severity=severity, message=message,
+                                     instruction=instruction, source=self.raw.source, **kw))
+
+    def tabs(self) -> dict[str, RawSheet]:
+        """Our tabs by tab id; extra tabs are ignored, duplicated tabs reported."""
+        found: dict[str, RawSheet] = {}
+        for sheet in self.raw.sheets:
+            mark = _find_marker(sheet)
+            if not mark or mark[0] != self.layout.form_id:
+                continue
+            tab_id = mark[1]
+            if tab_id in found:
+                self.finding(
+                    "duplicate-tab", WARNING,
+                    f"Trang “{sheet.title}” là bản sao của trang “{found[tab_id].title}”; "
+                    "chỉ đọc trang gốc.",
+                    f"Xoá trang “{sheet.title}” hoặc chuyển số liệu vào trang gốc.",
+                    sheet=sheet.title, key=f"tab:{tab_id}:{sheet.title}")
+                continue
+            found[tab_id] = sheet
+        return found
+
+    def read_tab(self, tab_id: str, sheet: RawSheet) -> None:
+        expected = self.cells_by_tab.get(tab_id, {})
+        known_rows = {row_key for row_key, _ in expected}
+        mark = _find_marker(sheet)
+        key_col = mark[2] if mark else 0
+        columns: dict[int, str] = {}
+        rows_seen: dict[str, str] = {}
+        for r, row in enumerate(sheet.rows):
+            key = _key_text(row[key_col]) if key_col < len(row) else None
+            if key == HEADING_KEY:
+                columns = {}
+            elif key == COLUMNS_KEY:
+                columns = {c: k for c, v in enumerate(row) if c != key_col and (k := _key_text(v))}
+            elif key in known_rows:
+                if key in rows_seen:
+                    self.finding(
+                        "duplicate-row", ERROR,
+                        f"Dòng chỉ tiêu bị lặp lại ở dòng {r + 1} (bản gốc ở dòng {rows_seen[key]}"
+                        "); số liệu của dòng lặp không được tính.",
+                        "Xoá dòng sao chép thừa; nhập số liệu vào dòng gốc.",
+                        sheet=sheet.title, cell=a1(r + 1, 2), key=f"dup:{tab_id}:{key}")
+                    continue
+                rows_seen[key] = str(r + 1)
+                for c, col_key in columns.items():
+                    spec = expected.get((key, col_key))
+                    if spec is not None:
+                        raw = row[c] if c < len(row) else None
+                        self.seen[spec.key] = Seen(spec, raw, sheet.title, a1(r + 1, c + 1))
+            elif key is None and columns:
+                typed = [(c, row[c]) for c in columns if c < len(row) and row[c] not in (None, "")]
+                if typed:
+                    c, value = typed[0]
+                    self.finding(
+                        "outside-input", WARNING,
+                        f"Có dữ liệu “{show(value)}” ở dòng {r + 1} không thuộc ô nhập nào "
+                        "(dòng chèn thêm?); số liệu này không được tính.",
+                        "Chuyển số liệu vào đúng ô nền vàng của chỉ tiêu, rồi xoá dòng chèn thêm.",
+                        sheet=sheet.title, cell=a1(r + 1, c + 1), value=show(value),
+                        key=f"outside:{tab_id}:{show(value)}")
+
+    def report_missing(self, tabs: dict[str, RawSheet]) -> None:
+        for sheet_layout in self.layout.sheets:
+            tab_id = sheet_layout.tab
+            if tab_id == INSTRUCTIONS_TAB:
+                continue
+            if tab_id not in tabs:
+                self.finding(
+                    "missing-tab", ERROR,
+                    f"Không tìm thấy trang “{sheet_layout.title}” trong bảng tính.",
+                    "Khôi phục trang từ tệp mẫu (không xoá hay thay thế trang tính).",
+                    sheet=sheet_layout.title, key=f"tab:{tab_id}")
+                continue
+            missing = [c for c in self.cells_by_tab[tab_id].values() if c.key not in self.seen]
+            by_row: dict[str, list[InputCell]] = defaultdict(list)
+            for cell in missing:
+                by_row[cell.row_key].append(cell)
+            for row_key, cells in by_row.items():
+                first = cells[0]
+                category = row_key.split("|", 1)[1]
+                label = first.indicator + (f" (dòng {category})" if category else "")
+                self.finding(
+                    "missing-row", ERROR,
+                    f"Không tìm thấy {len(cells)} ô nhập của chỉ tiêu {label} "
+                    "(dòng hoặc cột đã bị xoá).",
+                    "Khôi phục dòng/cột từ tệp mẫu, rồi nhập lại số liệu.",
+                    sheet=tabs[tab_id].title, indicator=first.indicator,
+                    breakdown=category, key=f"missing:{tab_id}:{row_key}")
+
+
+def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
+    """The unit the workbook claims, from its unit-code cell; None with a finding if unclear."""
+    code_cell = reader.layout.role("unit_code")
+    seen = reader.seen.get(code_cell.key)
+    code = nfc(show(seen.raw)).strip().upper() if seen and seen.raw not in (None, "") else ""
+    where = dict(sheet=seen.sheet if seen else code_cell.sheet,
+                 cell=seen.cell if seen else code_cell.cell)
+    if code in {c.upper(): c for c in units}:
+        return next(c for c in units if c.upper() == code)
+    name_cell = reader.seen.get(reader.layout.role("unit_name").key)
+    name = strip_accents(nfc(show(name_cell.raw))).casefold() if name_cell and name_cell.raw else ""
+    guess = [u for u in units.values() if name and strip_accents(u.name).casefold() in name]
+    hint = (f" Tên đơn vị ghi “{show(name_cell.raw)}”: nếu là {guess[0].full_name}, mã là "
+            f"{guess[0].code}." if len(guess) == 1 and name_cell else "")
+    if not code:
+        reader.finding("unit-code-missing", ERROR,
+                       "Bảng tính không ghi mã đơn vị nên không biết của xã, phường nào; "
+                       "số liệu chưa được tổng hợp." + hint,
+                       "Phòng LĐTBXH ghi mã đơn vị vào ô này (hoặc cấp lại tệp mẫu cho đơn vị).",
+                       value="", key="unit-code", **where)
+    else:
+        reader.finding("unit-code-unknown", ERROR,
+                       f"Mã đơn vị “{code}” không có trong danh sách đơn vị; số liệu chưa được "
+                       "tổng hợp." + hint,
+                       "Sửa mã đơn vị cho đúng danh sách (config/units.yaml) hoặc cấp lại tệp mẫu.",
+                       value=code, key="unit-code", **where)
+    return None
+
+
+def _tables(reader: _Reader, unit_code: str, unit_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    values, lists = [], []
+    for key, seen in reader.seen.items():
+        spec = seen.spec
+        parsed = parse_cell(seen.raw, spec.type, spec.choices)
+        for problem in parsed.problems:
+            reader.finding(problem.rule, problem.severity, problem.message, problem.instruction,
+                           unit_code=unit_code, unit_name=unit_name, sheet=seen.sheet,
+                           cell=seen.cell, indicator=spec.indicator, breakdown=spec.breakdown,
+                           year=spec.year, value=show(seen.raw), key=key)
+        if parsed.value is None:
+            continue
+        if spec.list_row is not None:
+            lists.append((unit_code, spec.indicator, spec.list_row, spec.list_column,
+                          parsed.value, seen.sheet, seen.cell))
+        else:
+            values.append((unit_code, spec.indicator, spec.breakdown, spec.year, parsed.value,
+                           seen.sheet, seen.cell))
+    frame = pd.DataFrame(values, columns=VALUE_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    return frame, pd.DataFrame(lists, columns=LIST_COLUMNS)
+
+
+def extract_workbook(raw: RawWorkbook, layout: Layout, units: dict[str, Unit]) -> Extraction:
+    """Read one workbook into tidy values and list rows, with a finding for every problem."""
+    result = Extraction(source=raw.source, modified=raw.modified, link=raw.link)
+    reader = _Reader(raw, layout)
+    if raw.error:
+        reader.finding("unreadable-file", ERROR, f"Tệp “{raw.source}”: {raw.error}.",
+                       "Kiểm tra tệp có đúng định dạng .xlsx, không bị hỏng hay đặt mật khẩu; "
+                       "lưu lại từ Excel hoặc dùng tệp mẫu mới.", key="file")
+        result.findings = reader.findings
+        return result
+    tabs = reader.tabs()
+    if not tabs:
+        reader.finding("unknown-workbook", ERROR,
+                       f"Tệp “{raw.source}” không phải biểu mẫu của hệ thống (không có trang nào "
+                       "của biểu mẫu); tệp bị bỏ qua.",
+                       "Dùng tệp mẫu do Phòng LĐTBXH cấp; nếu tệp đặt nhầm thư mục, chuyển đi.",
+                       key="file")
+        result.findings = reader.findings
+        return result
+    result.ours = True
+    for tab_id, sheet in tabs.items():
+        reader.read_tab(tab_id, sheet)
+    unit_code = _unit_of(reader, units)
+    if unit_code is None:
+        result.findings = reader.findings
+        return result
+    reader.report_missing(tabs)
+    unit = units[unit_code]
+    result.unit_code = unit_code
+    result.values, result.lists = _tables(reader, unit_code, unit.full_name)
+    result.findings = [
+        f if f.unit_code else _with_unit(f, unit_code, unit.full_name) for f in reader.findings
+    ]
+    return result
+
+
+def _with_unit(finding: Finding, code: str, name: str) -> Finding:
+    return replace(finding, unit_code=code, unit_name=name)

@@ -1,0 +1,243 @@
+"""Local .xlsx workbooks: write the commune template, read filled workbooks from a folder.
+
+The embedded default source: no Google account, no network. Also for communes without Google.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.protection import SheetProtection
+
+from flows.fileio import write_atomically
+from flows.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout, column_letter
+from flows.sources.base import Formula, RawSheet, RawWorkbook
+
+INPUT_FILL = "FFF2CC"
+NUMBER_FORMATS = {
+    "input_integer": "#,##0",
+    "input_money": "#,##0",
+    "input_date": "dd/mm/yyyy",
+    "input_text": "@",
+}
+_thin = Side(style="thin", color="999999")
+_BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+_STYLES = {
+    "key": dict(font=Font(size=8, color="808080")),
+    "title": dict(font=Font(bold=True, size=14), alignment=Alignment(wrap_text=True,
+                                                                    vertical="center")),
+    "section": dict(font=Font(bold=True, size=12, color="1F4E79")),
+    "subtitle": dict(font=Font(italic=True, size=11)),
+    "block": dict(font=Font(bold=True, size=11),
+                  fill=PatternFill("solid", fgColor="DCE6F1")),
+    "note": dict(font=Font(italic=True, size=10, color="595959")),
+    "header": dict(font=Font(bold=True, size=10), border=_BORDER,
+                   fill=PatternFill("solid", fgColor="D9D9D9"),
+                   alignment=Alignment(horizontal="center", vertical="center", wrap_text=True)),
+    "code": dict(font=Font(size=10), border=_BORDER,
+                 alignment=Alignment(horizontal="center", vertical="top")),
+    "label": dict(font=Font(size=11), border=_BORDER,
+                  alignment=Alignment(wrap_text=True, vertical="top")),
+    "label_bold": dict(font=Font(size=11, bold=True), border=_BORDER,
+                       alignment=Alignment(wrap_text=True, vertical="top")),
+    "label_indent": dict(font=Font(size=11), border=_BORDER,
+                         alignment=Alignment(wrap_text=True, vertical="top", indent=1)),
+    "unit": dict(font=Font(size=10), border=_BORDER,
+                 alignment=Alignment(horizontal="center", vertical="top", wrap_text=True)),
+    "hint": dict(font=Font(italic=True, size=9, color="7F7F7F"),
+                 alignment=Alignment(wrap_text=True, vertical="top")),
+}
+_INPUT_STYLE = dict(font=Font(size=11, color="000000"), border=_BORDER,
+                    fill=PatternFill("solid", fgColor=INPUT_FILL),
+                    alignment=Alignment(vertical="top", wrap_text=True))
+_PREFILLED_STYLE = dict(_INPUT_STYLE, fill=PatternFill("solid", fgColor="EDEDED"),
+                        font=Font(size=11, bold=True))
+
+
+# --------------------------------------------------------------------------- template
+
+
+def _validation(cell_type: str, choices: tuple[str, ...]) -> DataValidation | None:
+    """Excel data validation for one kind of input cell, with a Vietnamese message."""
+    common = dict(allow_blank=True, showErrorMessage=True, errorStyle="stop",
+                  showInputMessage=True)
+    if cell_type == "integer":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0",
+                              errorTitle="Số không hợp lệ",
+                              error="Nhập số nguyên không âm, chỉ chữ số (ví dụ 12). "
+                                    "Không có thì nhập 0.", **common)
+    if cell_type == "money":
+        return DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0",
+                              errorTitle="Số tiền không hợp lệ",
+                              error="Nhập số tiền bằng đồng, chỉ chữ số (ví dụ 1500000).",
+                              **common)
+    if cell_type == "date":
+        return DataValidation(type="date", operator="between",
+                              formula1="DATE(2000,1,1)", formula2="DATE(2100,12,31)",
+                              errorTitle="Ngày không hợp lệ",
+                              error="Nhập ngày dạng ngày/tháng/năm, ví dụ 05/04/2023.", **common)
+    if choices:
+        listed = ",".join(choices)
+        return DataValidation(type="list", formula1=f'"{listed}"',
+                              errorTitle="Giá trị không hợp lệ",
+                              error=f"Chọn một trong: {', '.join(choices)}.", **common)
+    return None
+
+
+def _style_cell(target, cell: LayoutCell) -> None:
+    if cell.style.startswith("input_"):
+        style = _PREFILLED_STYLE if cell.locked else _INPUT_STYLE
+        target.number_format = NUMBER_FORMATS.get(cell.style, "General")
+    else:
+        style = _STYLES.get(cell.style, _STYLES["label"])
+    for attr, value in style.items():
+        setattr(target, attr, value)
+    target.protection = Protection(locked=cell.locked)
+
+
+def _render_sheet(ws, sheet: SheetLayout, values: dict[str, object]) -> None:
+    validations: dict[tuple, tuple[DataValidation, list[str]]] = {}
+    for cell in sheet.cells:
+        target = ws.cell(row=cell.row, column=cell.col)
+        value = values.get(cell.input.key, cell.value) if cell.input else cell.value
+        if value is not None:
+            target.value = value
+        _style_cell(target, cell)
+        if cell.span > 1 or cell.height_span > 1:
+            end_row = cell.row + cell.height_span - 1
+            end_col = cell.col + cell.span - 1
+            for r in range(cell.row, end_row + 1):  # borders and fill on the merged area
+                for c in range(cell.col, end_col + 1):
+                    if (r, c) != (cell.row, cell.col):
+                        _style_cell(ws.cell(row=r, column=c), cell)
+            ws.merge_cells(start_row=cell.row, start_column=cell.col, end_row=end_row,
+                           end_column=end_col)
+        if cell.input is not None and not cell.locked:
+            kind = (cell.input.type, cell.input.choices)
+            if kind not in validations:
+                validations[kind] = (_validation(*kind), [])
+            validations[kind][1].append(target.coordinate)
+    for validation, coordinates in validations.values():
+        if validation is not None:
+            for coordinate in coordinates:
+                validation.add(coordinate)
+            ws.add_data_validation(validation)
+    for col, width in sheet.widths.items():
+        ws.column_dimensions[column_letter(col)].width = width
+    for row, height in sheet.heights.items():
+        ws.row_dimensions[row].height = height
+    for row in sheet.hidden_rows:
+        ws.row_dimensions[row].hidden = True
+    ws.column_dimensions[column_letter(KEY_COLUMN)].hidden = True
+    ws.freeze_panes = f"{column_letter(sheet.freeze[1])}{sheet.freeze[0]}"
+    # Protect everything but the input cells; communes may still widen columns and insert rows.
+    ws.protection = SheetProtection(sheet=True, formatColumns=False, formatRows=False,
+                                    insertRows=False, selectLockedCells=False,
+                                    selectUnlockedCells=False)
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if sheet.landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.print_area = f"B2:{column_letter(sheet.last_col + 1)}{sheet.last_row}"
+    ws.sheet_view.zoomScale = 100
+
+
+def write_template(layout: Layout, path: Path, values: dict[str, object] | None = None) -> Path:
+    """Write the commune workbook for `layout` to `path` (atomically).
+
+    `values` (key → cell value) fills input cells: used for demo and test workbooks.
+    """
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in layout.sheets:
+        ws = wb.create_sheet(sheet.title)
+        _render_sheet(ws, sheet, values or {})
+    wb.active = 1  # open on the first data tab
+    wb.properties.title = layout.sheets[0].cells[1].value if layout.sheets[0].cells else None
+    wb.properties.creator = "giamsat"
+    save_atomically(wb, path)
+    return path
+
+
+def save_atomically(wb: Workbook, path: Path) -> None:
+    """Save through a temporary file in the same folder so no half-written file is ever seen."""
+    write_atomically(path, wb.save)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _grid(ws) -> tuple[list[list[object]], list[tuple[int, int]]]:
+    """All cell values of a sheet as a 0-based grid, plus where the formulas are."""
+    rows: list[list[object]] = []
+    formulas: list[tuple[int, int]] = []
+    for r, row in enumerate(ws.iter_rows()):
+        values = []
+        for c, cell in enumerate(row):
+            value = getattr(cell, "value", None)
+            if getattr(cell, "data_type", None) == "f":
+                formulas.append((r, c))
+            values.append(value)
+        while values and values[-1] is None:
+            values.pop()
+        rows.append(values)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows, formulas
+
+
+def read_workbook(path: Path) -> RawWorkbook:
+    """Read every sheet of one .xlsx file; a file that cannot be opened comes back with `error`."""
+    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    raw = RawWorkbook(source=path.name, modified=modified)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raw.error = f"không mở được tệp ({type(exc).__name__})"
+        return raw
+    try:
+        found = [(ws.title, *_grid(ws)) for ws in wb.worksheets]
+    finally:
+        wb.close()
+    if any(formulas for _, _, formulas in found):
+        cached = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for title, rows, formulas in found:
+                if not formulas:
+                    continue
+                ws = cached[title]
+                values = {(r, c): None for r, c in formulas}
+                for r, row in enumerate(ws.iter_rows()):
+                    for c, cell in enumerate(row):
+                        if (r, c) in values:
+                            values[(r, c)] = cell.value
+                for r, c in formulas:
+                    rows[r][c] = Formula(text=str(rows[r][c]), cached=values[(r, c)])
+        finally:
+            cached.close()
+    raw.sheets = [RawSheet(title, rows) for title, rows, _ in found]
+    return raw
+
+
+class XlsxFolderSource:
+    """Every .xlsx workbook in one folder (temporary Office lock files `~$…` are ignored)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def paths(self) -> list[Path]:
+        return sorted(
+            p for p in self.folder.glob("*.xlsx") if not p.name.startswith(("~$", "."))
+        )
+
+    def read_all(self) -> list[RawWorkbook]:
+        return [read_workbook(path) for path in self.paths()]
