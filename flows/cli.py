@@ -84,18 +84,24 @@ def template(
         console.print(f"Đã ghi bản đồ {len(layout.inputs)} ô nhập: {cell_map}")
 
 
+def _vi_date(iso: str) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}" if len(iso) == 10 else (iso or "—")
+
+
 def status_table(status_rows: list[dict], title: str) -> Table:
+    """The short status table staff read in the terminal (the full one is status.csv)."""
     table = Table(title=title, title_justify="left")
-    for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Tệp", "left"),
-                            ("Đã nhập", "right"), ("Trạng thái", "left"),
-                            ("Ngày hoàn thành", "left"), ("Lỗi", "right"),
-                            ("Cảnh báo", "right")):
-        table.add_column(column, justify=justify)
+    for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Đã nhập", "right"),
+                            ("Trạng thái", "left"), ("Hoàn thành", "left"), ("Lỗi", "right"),
+                            ("C.báo", "right")):
+        table.add_column(column, justify=justify, no_wrap=column != "Đơn vị")
     for row in status_rows:
-        filled = (f"{row['completeness']:.1f}% ({row['required_filled']}/{row['required_total']})"
-                  if row["found"] else "—")
-        table.add_row(row["unit_code"], row["unit_name"], row["workbook"] or "[red]chưa có[/]",
-                      filled, row["submission_status"] or "—", row["completion_date"] or "—",
+        pct = row["completeness"]
+        filled = "100%" if pct >= 100 else f"{pct:.1f}%"
+        if not row["found"]:
+            filled = "[red]chưa có tệp[/]"
+        table.add_row(row["unit_code"], row["unit_name"], filled,
+                      row["submission_status"] or "—", _vi_date(row["completion_date"]),
                       str(row["errors"]), str(row["warnings"]))
     return table
 

@@ -307,7 +307,8 @@ def _form_problems(form: Form) -> list[str]:
         for b, block in enumerate(tab.blocks):
             where = f"tabs[{t}].blocks[{b}]"
             if block.columns and block.columns not in form.dimensions:
-                problems.append(f"{where}.columns: không có phân tổ {block.columns!r} trong dimensions")
+                problems.append(
+                    f"{where}.columns: không có phân tổ {block.columns!r} trong dimensions")
             if block.kind == "list":
                 if not block.code or not block.list_columns or block.rows < 1:
                     problems.append(f"{where}: bảng danh sách cần code, list_columns và rows ≥ 1")
@@ -328,14 +329,16 @@ def _form_problems(form: Form) -> list[str]:
                 if item.rows and item.rows not in form.dimensions:
                     problems.append(f"{at}.rows: không có phân tổ {item.rows!r} trong dimensions")
                 if item.rows and item.rows == block.columns:
-                    problems.append(f"{at}.rows: không thể phân tổ dòng và cột cùng theo {item.rows!r}")
+                    problems.append(
+                        f"{at}.rows: không thể phân tổ dòng và cột cùng theo {item.rows!r}")
                 if item.type == "choice" and item.choices not in form.choices:
                     problems.append(
                         f"{at}.choices: không có danh sách lựa chọn {item.choices!r} trong choices"
                     )
                 if item.role:
                     if item.role in seen_roles:
-                        problems.append(f"{at}.role: vai trò {item.role!r} đã dùng cho chỉ tiêu khác")
+                        problems.append(
+                            f"{at}.role: vai trò {item.role!r} đã dùng cho chỉ tiêu khác")
                     seen_roles.add(item.role)
                     if block.yearly or item.rows:
                         problems.append(f"{at}.role: ô đặc biệt phải nằm trong bảng yearly: false")
@@ -356,7 +359,8 @@ def _plan_problems(plan: Plan) -> list[str]:
     if plan.self_inspection.start > plan.self_inspection.end:
         problems.append("self_inspection: ngày bắt đầu sau ngày kết thúc")
     if len(plan.nightly_cron.split()) != 5:
-        problems.append(f"nightly_cron: cần biểu thức cron 5 trường (đang ghi: {plan.nightly_cron!r})")
+        problems.append(
+            f"nightly_cron: cần biểu thức cron 5 trường (đang ghi: {plan.nightly_cron!r})")
     return [f"plan.yaml: {p}" for p in problems]
 
 

@@ -5,8 +5,9 @@ reader. Each input cell carries a machine-readable key stored in the workbook it
 
 * cell A1 of every tab holds the tab marker ``#giamsat|<form id>|<tab id>|v<version>``;
 * column A (hidden) holds a *row key* on each data row (``C1|a`` = indicator C1, category a),
-  ``#h`` on heading rows, ``#i`` on an indicator's label row, and ``#cols`` on a hidden row that holds the *column keys* of the
-  table below it (``2021|nam`` = year 2021, category nam; ``|`` when neither applies).
+  ``#h`` on heading rows, ``#i`` on an indicator's label row, and ``#cols`` on a hidden row
+  that holds the *column keys* of the table below it (``2021|nam`` = year 2021, category
+  nam; ``|`` when neither applies).
 
 A reader therefore finds every value by key, not by position: rows inserted between
 indicators, widened or inserted columns and reordered tabs do not matter.

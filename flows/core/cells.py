@@ -147,6 +147,8 @@ def _parse_number_text(text: str, kind: str, parsed: Parsed) -> None:
             f"Kiểm tra lại và nhập {number}, không có dấu chấm.",
         ))
         parsed.value = number
+    elif _EN_THOUSANDS.match(text):
+        parsed.problems.append(_bad_number(text, kind))
     elif _VI_DECIMAL.match(text) or _DOT_DECIMAL.match(text):
         if kind == "integer":
             parsed.problems.append(Problem(
@@ -201,7 +203,7 @@ def _parse_date(raw: object, parsed: Parsed) -> None:
             value = _date_from_parts(int(iso[3]), int(iso[2]), int(iso[1]))
         else:
             value = None
-        if value is not None:
+        if value is not None and 2000 <= value.year <= 2100:
             parsed.problems.append(Problem(
                 "text-date", WARNING,
                 f"Ngày “{text}” được nhập dạng chữ; đã hiểu là ngày {value.day} tháng "

@@ -69,7 +69,8 @@ def _required_frame(layout: Layout) -> pd.DataFrame:
 def role_values(values: pd.DataFrame, layout: Layout, role: str) -> pd.Series:
     """The value of one special cell (status, completion date…) per unit."""
     cell = layout.role(role)
-    picked = values[(values["indicator"] == cell.indicator) & (values["breakdown"] == cell.breakdown)]
+    same = (values["indicator"] == cell.indicator) & (values["breakdown"] == cell.breakdown)
+    picked = values[same]
     return picked.set_index("unit_code")["value"]
 
 

@@ -1,0 +1,61 @@
+"""Helpers that change a workbook the way commune staff do, with openpyxl (as Excel would)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+
+def set_cells(path: Path, sheet: str, cells: dict[str, object]) -> None:
+    """Type values into cells of one tab (by the tab's current title)."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    for cell, value in cells.items():
+        ws[cell] = value
+    wb.save(path)
+
+
+def insert_rows(path: Path, sheet: str, before: int, amount: int = 1) -> None:
+    """Insert blank rows the way Excel does: cells and merged areas below move down."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    moved = [r for r in ws.merged_cells.ranges if r.min_row >= before]
+    for merged in moved:
+        ws.merged_cells.remove(merged)
+    ws.insert_rows(before, amount)
+    for merged in moved:
+        merged.shift(0, amount)
+        ws.merged_cells.add(merged)
+    wb.save(path)
+
+
+def delete_rows(path: Path, sheet: str, first: int, amount: int = 1) -> None:
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    ws.merged_cells.ranges = {r for r in ws.merged_cells.ranges if r.max_row < first}
+    ws.delete_rows(first, amount)
+    wb.save(path)
+
+
+def reorder_and_rename(path: Path, renames: dict[str, str] | None = None) -> None:
+    """Reverse the order of the tabs and rename some, as staff do."""
+    wb = load_workbook(path)
+    wb._sheets.reverse()
+    for old, new in (renames or {}).items():
+        wb[old].title = new
+    wb.save(path)
+
+
+def add_tab(path: Path, title: str, cells: dict[str, object]) -> None:
+    wb = load_workbook(path)
+    ws = wb.create_sheet(title, 0)
+    for cell, value in cells.items():
+        ws[cell] = value
+    wb.save(path)
+
+
+def remove_tab(path: Path, title: str) -> None:
+    wb = load_workbook(path)
+    del wb[title]
+    wb.save(path)

@@ -1,0 +1,131 @@
+"""End to end with a real Prefect flow run: templates out, filled workbooks in, tables out."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from helpers import insert_rows, reorder_and_rename
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+pytestmark = pytest.mark.prefect
+runner = CliRunner()
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def random_value(entry: dict, rng: random.Random):
+    kind = entry["type"]
+    if entry["choices"]:
+        return rng.choice(entry["choices"])
+    if kind == "integer":
+        return rng.choice([0, rng.randint(1, 60), rng.randint(100, 9000)])
+    if kind == "money":
+        return rng.randrange(0, 2_000_000_000, 1000)
+    if kind == "date":
+        return date(2021, 1, 1) + timedelta(days=rng.randint(0, 800))
+    text = rng.choice(["Tốt", "Đảm bảo đúng tiến độ", "Thiếu kinh phí; cần hỗ trợ",
+                       "Đề nghị tập huấn thêm", "=IMPORTXML(\"http://x\")"])
+    return f"{text} {rng.randint(1, 99)}"
+
+
+def canonical(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def fill(path, entries, rng) -> dict[tuple, str]:
+    """Type a random valid value into every input cell, using only the cell map."""
+    wb = load_workbook(path)
+    typed = {}
+    for entry in entries:
+        ws = wb[entry["sheet"]]
+        if entry["role"] in ("unit_code", "unit_name"):
+            value = ws[entry["cell"]].value
+        else:
+            value = random_value(entry, rng)
+            ws[entry["cell"]] = value
+            if isinstance(value, str) and value.startswith("="):
+                ws[entry["cell"]].data_type = "s"  # typed as text, as Excel stores it
+        typed[(entry["key"])] = canonical(value)
+    wb.save(path)
+    return typed
+
+
+def read_back(out) -> dict[tuple, str]:
+    values = pd.read_csv(out / "values.csv", dtype=str, keep_default_na=False)
+    lists = pd.read_csv(out / "lists.csv", dtype=str, keep_default_na=False)
+    got = {(r.unit_code, f"{r.indicator}|{r.breakdown}|{r.year}"): r.value
+           for r in values.itertuples()}
+    got.update({(r.unit_code, f"{r.list}|{r.row},{r.column}|"): r.value
+                for r in lists.itertuples()})
+    return got
+
+
+def test_round_trip_every_unit_every_cell(config, tmp_path, prefect_api):
+    rng = random.Random(42)
+    source, out = tmp_path / "nguon", tmp_path / "ket-qua"
+    source.mkdir()
+    cli("template", "--cell-map", tmp_path / "map.json")
+    entries = json.loads((tmp_path / "map.json").read_text(encoding="utf-8"))
+    expected = {}
+    for i, unit in enumerate(config.units.active()):
+        path = source / f"{i:02d}-bang-tinh.xlsx"
+        cli("template", "--out", path, "--unit", unit.code)
+        typed = fill(path, entries, rng)
+        expected.update({(unit.code, key): value for key, value in typed.items()})
+        if i % 3 == 0:  # some communes insert rows and shuffle tabs after typing
+            insert_rows(path, "C. Hỗ trợ, can thiệp", 20, 2)
+            insert_rows(path, "B. Bảo đảm quyền trẻ em", 9)
+            reorder_and_rename(path, {"A. Lãnh đạo, chỉ đạo": "Lãnh đạo"})
+    output = cli("consolidate", "--source", source, "--out", out, "--as-of", "2023-03-31")
+    assert "9/9" in output
+    assert read_back(out) == expected
+    status = pd.read_csv(out / "status.csv")
+    assert status["completeness"].eq(100).all() and status["found"].all()
+
+
+def test_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, prefect_api):
+    output = cli("demo", "--workspace", tmp_path / "demo")
+    out = tmp_path / "demo" / "ket-qua"
+    for name in ("values.csv", "findings.csv", "status.csv", "lists.csv", "run.json"):
+        assert (out / name).is_file()
+    assert "Tình hình nhập liệu" in output and "Hương Bình" in output
+    findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
+    planted = set(zip(findings.unit_code, findings.rule, strict=True))
+    assert {("P04", "number-with-text"), ("P04", "number-in-words"),
+            ("P03", "thousands-separator"), ("P03", "text-date")} <= planted
+    status = pd.read_csv(out / "status.csv", keep_default_na=False).set_index("unit_code")
+    assert status.loc["X04", "required_filled"] == 2  # only the prefilled name and code
+    assert status.loc["X03", "submission_status"] == "Đang nhập"
+    assert status.loc["X03", "completeness"] < 100
+    assert status.loc["P05", "completion_date"] > "2023-03-31"  # completed late
+    assert len(pd.read_csv(out / "values.csv")) > 2500
+
+
+def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbook, prefect_api):
+    source, out = tmp_path / "nguon", tmp_path / "ket-qua"
+    source.mkdir()
+    for code in ("P01", "P02"):
+        make_workbook(code, folder=source)
+    make_workbook("P02", folder=source, name="P02-ban-sao.xlsx")
+    (source / "X01-hong.xlsx").write_bytes(b"PK\x03\x04 broken")
+    (source / "~$P01.xlsx").write_bytes(b"office lock file")
+    output = cli("consolidate", "--source", source, "--out", out)
+    assert "2/9" in output
+    findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
+    assert set(findings.rule) >= {"unreadable-file", "duplicate-unit", "no-workbook"}
+    dup = findings[findings.rule == "duplicate-unit"].iloc[0]
+    assert dup.unit_code == "P02" and "P02-ban-sao.xlsx" in dup.message
+    values = pd.read_csv(out / "values.csv")
+    assert set(values.unit_code) == {"P01", "P02"}
+    assert values.groupby("unit_code").size().eq(values.groupby("unit_code").size().max()).all()
