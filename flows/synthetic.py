@@ -39,7 +39,8 @@ TEXTS = {
 
 
 def _split(total: int, rng: random.Random, share: float = 0.515) -> tuple[int, int]:
-    male = min(total, max(0, round(total * rng.uniform(share - 0.1, share + 0.1))))
+    spread = 0.015 if total > 200 else 0.15  # large populations sit close to the sex ratio
+    male = min(total, max(0, round(total * rng.uniform(share - spread, share + spread))))
     return male, total - male
 
 
