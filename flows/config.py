@@ -74,6 +74,9 @@ class Item(_Model):
     role: Role | None = None
     hint: str = ""
     long: bool = False  # long free text: a tall, wide input cell
+    # stock: a count at a point in time (children, staff), comparable across partial years;
+    # flow: counted over the year (sessions, cases), compared only between whole years.
+    measure: Literal["stock", "flow"] = "flow"
 
 
 class ListColumn(_Model):
@@ -218,6 +221,27 @@ class Plan(_Model):
         return ZoneInfo(self.timezone)
 
 
+# --------------------------------------------------------------------------- quality
+
+
+class Outliers(_Model):
+    """WHO-style outlier checks; warnings only, never errors."""
+
+    change_pct: float = Field(default=33, gt=0)  # change against the unit's own earlier years
+    min_base: float = Field(default=10, ge=0)  # ignore bases too small to matter
+    min_change: float = Field(default=5, ge=0)  # …and changes like 1 → 2 children
+    history_years: int = Field(default=3, ge=1)  # earlier years averaged as the baseline
+    z_threshold: float = Field(default=3.5, gt=0)  # modified z-score across units
+    min_units: int = Field(default=5, ge=3)  # fewer units with a value: no comparison
+    # With few units the MAD itself is unstable: floor it at this % of the median.
+    mad_floor_pct: float = Field(default=20, ge=0)
+    columns: Literal["totals", "all"] = "totals"  # which cells: headline totals or every cell
+
+
+class Quality(_Model):
+    outliers: Outliers = Outliers()
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -229,6 +253,7 @@ class Config(BaseModel):
     form: Form
     units: Units
     plan: Plan
+    quality: Quality = Quality()
 
 
 _MESSAGES = {
@@ -391,6 +416,11 @@ def load_config(directory: Path | str | None = None) -> Config:
         problems += _units_problems(parsed["units"])
     if "plan" in parsed:
         problems += _plan_problems(parsed["plan"])
+    if (folder / "quality.yaml").is_file():
+        try:
+            parsed["quality"] = _parse(Quality, folder / "quality.yaml")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return Config(directory=folder, **parsed)

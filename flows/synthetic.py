@@ -52,18 +52,32 @@ def _by_sex(values: dict, code: str, row: str, year: int, total: int, rng: rando
     values[make_key(code, f"{prefix}nu", year)] = female
 
 
+class _Levels:
+    """Per-unit levels drawn once, varied ±10% each year, so a unit's years stay comparable
+    (independent draws per year would look like data errors to the over-time checks)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.base: dict[str, float] = {}
+
+    def __call__(self, name: str, lo: float, hi: float, share: float = 1.0) -> int:
+        base = self.base.setdefault(name, self.rng.uniform(lo, hi))
+        return max(0, round(base * self.rng.uniform(0.9, 1.1) * share))
+
+
 def _year_share(year: int, form: Form) -> float:
     """The last year is only asked up to the reporting date (a quarter of a year here)."""
     return 0.25 if year == form.years[-1] else 1.0
 
 
-def _children(values: dict, form: Form, year: int, size: float, rng: random.Random) -> dict:
+def _children(values: dict, form: Form, year: int, size: float, rng: random.Random,
+              level: _Levels) -> dict:
     """C1–C6: special circumstances, risk, abuse and case management for one year."""
     flow = _year_share(year, form)
     # C1: groups by sex, and the de-duplicated total by sex
     dedup = {"nam": 0, "nu": 0}
     for sex in ("nam", "nu"):
-        groups = {g: rng.randint(lo, round(hi * size / 2)) for g, (lo, hi) in HCDB_RANGES.items()}
+        groups = {g: level(f"C1{g}{sex}", lo, hi * size / 2) for g, (lo, hi) in HCDB_RANGES.items()}
         overlap = rng.randint(0, min(2, sum(groups.values()) - max(groups.values())))
         dedup[sex] = sum(groups.values()) - overlap
         for group, n in groups.items():
@@ -74,7 +88,7 @@ def _children(values: dict, form: Form, year: int, size: float, rng: random.Rand
     values[make_key("C1", "tong,nam", year)] = dedup["nam"]
     values[make_key("C1", "tong,nu", year)] = dedup["nu"]
     values[make_key("C1", "tong,tong", year)] = dedup["nam"] + dedup["nu"]
-    at_risk = rng.randint(4, round(20 * size))
+    at_risk = level("C2", 4, 20 * size)
     _by_sex(values, "C2", "", year, at_risk, rng)
     # C3/C4/C5: abuse (rare); cases ≤ children
     forms = ["bao_luc", "tinh_duc", "boc_lot", "mua_ban", "bo_roi", "khac"]
@@ -107,7 +121,7 @@ def _children(values: dict, form: Form, year: int, size: float, rng: random.Rand
 
 
 def _activities(values: dict, form: Form, year: int, size: float, villages: int,
-                rng: random.Random) -> None:
+                rng: random.Random, level: _Levels) -> None:
     """A and B: direction, communication, staff, training, responsibilities, inspections."""
     flow = _year_share(year, form)
 
@@ -120,23 +134,23 @@ def _activities(values: dict, form: Form, year: int, size: float, villages: int,
     values[make_key("A3", "", year)] = rng.randint(max(plans - 1, 0), plans)
     values[make_key("A4", "", year)] = count(1, 3)
     values[make_key("A5", "", year)] = "Có"
-    sessions = max(1, count(4, 12))
-    attendance = sessions * rng.randint(30, 80)
+    sessions = max(1, level("B1.1", 4, 12, flow))
+    attendance = sessions * level("attendance", 30, 80)
     values.update({
         make_key("B1.1", "", year): sessions,
         make_key("B1.2", "", year): attendance,
-        make_key("B1.3", "", year): round(attendance * rng.uniform(0.2, 0.6)),
-        make_key("B1.4", "", year): count(20, 60),
-        make_key("B1.5", "", year): count(50, 400),
+        make_key("B1.3", "", year): round(attendance * level("child_share", 20, 60) / 100),
+        make_key("B1.4", "", year): level("B1.4", 20, 60, flow),
+        make_key("B1.5", "", year): level("B1.5", 50, 400, flow),
         make_key("B2.1", "", year): rng.choice([0, 1]),
         make_key("B2.2", "", year): rng.choice([1, 1, 2]),
     })
     covered = rng.randint(max(villages - 2, 0), villages)
     values[make_key("B2.3", "", year)] = covered + rng.randint(0, 3)
     values[make_key("B2.4", "", year)] = covered
-    courses = count(1, 3)
+    courses = max(1, level("B3.1", 1, 3, flow))
     values[make_key("B3.1", "", year)] = courses
-    values[make_key("B3.2", "", year)] = sum(rng.randint(15, 40) for _ in range(courses))
+    values[make_key("B3.2", "", year)] = courses * level("trainees", 15, 40)
     for code in ("B4.1", "B4.2", "B4.3", "B4.4", "B4.5", "B4.6"):
         values[make_key(code, "", year)] = "Có" if rng.random() < 0.8 else "Không"
     received = rng.choice([0, 0, 1, 2, 3]) if flow == 1 else rng.choice([0, 1])
@@ -148,21 +162,22 @@ def _activities(values: dict, form: Form, year: int, size: float, villages: int,
     })
 
 
-def _money(values: dict, form: Form, year: int, dedup_total: int, rng: random.Random) -> None:
+def _money(values: dict, form: Form, year: int, dedup_total: int, rng: random.Random,
+           level: _Levels) -> None:
     """C7 allowances (Decree 20/2021) and C8 budget, in đồng."""
     months = 12 * _year_share(year, form)
-    on_allowance = rng.randint(min(2, dedup_total), max(min(8, dedup_total), 0))
-    coefficient = rng.choice([1.5, 1.5, 2.0, 2.5])
+    on_allowance = min(level("C7.1", 2, 8), dedup_total)
+    coefficient = level("coefficient", 15, 25) / 10
     values[make_key("C7.1", "", year)] = on_allowance
     values[make_key("C7.2", "", year)] = round(on_allowance * BASE_ALLOWANCE * coefficient * months)
-    other = rng.randint(10, 60)
+    other = level("C7.3", 10, 60, _year_share(year, form) ** 0.5)
     values[make_key("C7.3", "", year)] = other
-    values[make_key("C7.4", "", year)] = other * rng.randrange(300_000, 1_500_001, 50_000)
-    allocated = rng.randrange(10_000_000, 40_000_001, 500_000)
+    values[make_key("C7.4", "", year)] = other * level("gift", 6, 30) * 50_000
+    allocated = level("C8.1", 20, 80) * 500_000
     spent = round(allocated * (rng.uniform(0.8, 1.0) if months == 12 else rng.uniform(0.1, 0.3)),
                   -3)
-    own = round(spent * rng.uniform(0.4, 0.7), -3)
-    upper = round((spent - own) * rng.uniform(0.3, 0.8), -3)
+    own = round(spent * level("own", 40, 70) / 100, -3)
+    upper = round((spent - own) * level("upper", 30, 80) / 100, -3)
     values.update({
         make_key("C8.1", "", year): allocated,
         make_key("C8.2", "", year): spent,
@@ -208,14 +223,15 @@ def synthetic_answers(form: Form, unit: Unit, rng: random.Random, *, reporting_e
     if completed:
         values[make_key("TT.7")] = completed
     villages = rng.randint(8, 20)
+    level = _Levels(rng)
     children = round(1800 * size)
     for year in form.years:
         values[make_key("TT.8", "", year)] = villages
-        values[make_key("TT.9", "", year)] = round(children / rng.uniform(1.5, 1.9))
+        values[make_key("TT.9", "", year)] = round(children / level("per_household", 15, 19) * 10)
         _by_sex(values, "TT.10", "", year, children + rng.randint(-40, 40), rng)
-        dedup = _children(values, form, year, size, rng)
-        _activities(values, form, year, size, villages, rng)
-        _money(values, form, year, dedup["nam"] + dedup["nu"], rng)
+        dedup = _children(values, form, year, size, rng, level)
+        _activities(values, form, year, size, villages, rng, level)
+        _money(values, form, year, dedup["nam"] + dedup["nu"], rng, level)
     _documents(values, form, reporting_end, rng)
     for code, pool in TEXTS.items():
         values[make_key(code)] = "\n".join(f"- {line}" for line in rng.sample(pool, 2))

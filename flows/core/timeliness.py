@@ -1,0 +1,150 @@
+"""Timeliness against the plan's deadline, as of a given day in the plan's timezone.
+
+"Completed" means the unit chose the done status AND every required cell is filled. The
+deadline day itself is on time (a report is due by the end of that day, local time).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from flows.config import Config
+from flows.core.findings import ERROR, WARNING, Finding
+from flows.core.locate import Locator
+from flows.layout import Layout
+from flows.vnformat import short_date
+
+NOT_STARTED = "Chưa bắt đầu"
+IN_PROGRESS = "Đang nhập"
+ON_TIME = "Hoàn thành đúng hạn"
+LATE = "Hoàn thành trễ hạn"
+OVERDUE = "Quá hạn chưa hoàn thành"
+STATES = (NOT_STARTED, IN_PROGRESS, ON_TIME, LATE, OVERDUE)
+
+
+def as_of_date(tz: ZoneInfo, now: datetime | None = None) -> date:
+    """Today in the plan's timezone (an office in Huế at 00:30 on 01/04 is already late)."""
+    return (now or datetime.now(tz)).astimezone(tz).date()
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series.replace("", None), format="%Y-%m-%d", errors="coerce")
+
+
+def timeliness(status: pd.DataFrame, config: Config, as_of: date) -> pd.DataFrame:
+    """Adds `complete`, `timeliness` (one of STATES) and `days_late` to the status table.
+
+    Needs the columns required_filled, required_total, submission_status, completion_date and
+    started. A unit that says it is done but left no date is taken as done by `as_of`.
+    """
+    done_label = config.form.choices["trang_thai"][1]
+    deadline = pd.Timestamp(config.plan.deadline)
+    today = pd.Timestamp(as_of)
+    frame = status.copy()
+    frame["complete"] = (frame["submission_status"] == done_label) & (
+        frame["required_filled"] == frame["required_total"])
+    done_on = _dates(frame["completion_date"]).fillna(today)
+    late_by = (done_on - deadline).dt.days
+    state = np.select(
+        [frame["complete"] & (late_by <= 0), frame["complete"], today > deadline,
+         ~frame["started"]],
+        [ON_TIME, LATE, OVERDUE, NOT_STARTED], default=IN_PROGRESS)
+    frame["timeliness"] = state
+    frame["days_late"] = np.select(
+        [state == LATE, state == OVERDUE], [late_by, (today - deadline).days], default=0)
+    return frame
+
+
+def _role_cells(status: pd.DataFrame, layout: Layout, locator: Locator) -> dict:
+    """(unit, role) → (sheet, cell) where the status and date cells are now."""
+    roles = {role: layout.role(role) for role in ("status", "completion_date")}
+    requests = pd.DataFrame([
+        {"unit_code": code, "indicator": cell.indicator, "breakdown": "", "year": None,
+         "role": role} for code in status["unit_code"] for role, cell in roles.items()])
+    found = locator.locate(requests)
+    return {(r.unit_code, r.role): (r.sheet, r.cell)
+            for r in found.assign(role=requests["role"]).itertuples()}
+
+
+def timeliness_findings(status: pd.DataFrame, config: Config, layout: Layout,
+                        as_of: date, locator: Locator) -> list[Finding]:
+    """Inconsistent status or completion dates, late and overdue units: one finding each.
+
+    Each check is a vectorised mask over all units; findings are built for flagged units only.
+    """
+    labels = config.form.choices["trang_thai"]
+    window = config.plan.self_inspection
+    deadline = short_date(config.plan.deadline)
+    typed = _dates(status["completion_date"])
+    said_done = status["submission_status"] == labels[1]
+    missing = status["required_total"] - status["required_filled"]
+    has_date = typed.notna()
+    future = has_date & (typed.dt.date > as_of)
+    checks = [  # (mask, rule, severity, at, message(row), instruction, expected(row))
+        (said_done & (missing > 0), "complete-but-missing", ERROR, "status",
+         lambda r: f"Đơn vị đã chọn “{labels[1]}” nhưng còn {r.missing} ô bắt buộc chưa nhập "
+                   "hoặc nhập sai.",
+         f"Nhập đủ các ô còn trống và sửa các ô báo lỗi, hoặc chuyển trạng thái về "
+         f"“{labels[0]}”.", lambda r: f"{r.required_total} ô bắt buộc"),
+        (said_done & ~has_date, "completion-date-missing", WARNING, "completion_date",
+         lambda r: f"Đã chọn “{labels[1]}” nhưng chưa ghi ngày hoàn thành.",
+         "Ghi ngày hoàn thành dạng ngày/tháng/năm.", lambda r: ""),
+        (has_date & ~said_done, "completion-date-without-status", WARNING, "completion_date",
+         lambda r: f"Có ngày hoàn thành nhưng trạng thái chưa là “{labels[1]}”.",
+         f"Nếu đã nhập xong, chọn “{labels[1]}”; nếu chưa, xoá ngày hoàn thành.",
+         lambda r: ""),
+        (future, "completion-date-future", ERROR, "completion_date",
+         lambda r: f"Ngày hoàn thành {r.typed_text} là ngày trong tương lai.",
+         "Ghi đúng ngày đã hoàn thành biểu.", lambda r: f"≤ {short_date(as_of)}"),
+        (has_date & ~future & (typed.dt.date < window.start), "completion-date-early", WARNING,
+         "completion_date",
+         lambda r: f"Ngày hoàn thành {r.typed_text} trước thời gian tự kiểm tra "
+                   f"({short_date(window.start)} – {short_date(window.end)}).",
+         "Kiểm tra lại ngày hoàn thành.", lambda r: f"≥ {short_date(window.start)}"),
+        (status["timeliness"] == LATE, "completed-late", WARNING, "completion_date",
+         lambda r: f"Hoàn thành trễ {r.days_late} ngày so với hạn {deadline}.",
+         "Lần sau hoàn thành trước hạn.", lambda r: f"≤ {deadline}"),
+        (status["timeliness"] == OVERDUE, "overdue", WARNING, "status",
+         lambda r: f"Quá hạn {r.days_late} ngày (hạn {deadline}) mà chưa hoàn thành biểu.",
+         f"Khẩn trương nhập đủ số liệu và chọn “{labels[1]}”.", lambda r: f"≤ {deadline}"),
+    ]
+    frame = status.assign(missing=missing, typed_text=typed.dt.strftime("%d/%m/%Y").fillna(""))
+    flagged = frame[np.logical_or.reduce([mask for mask, *_ in checks])]
+    where = _role_cells(flagged, layout, locator) if len(flagged) else {}
+    findings: list[Finding] = []
+    for mask, rule, severity, role, message, instruction, expected in checks:
+        for row in frame[mask].itertuples():
+            sheet, cell = where[(row.unit_code, role)]
+            value = row.submission_status if role == "status" else row.typed_text
+            findings.append(Finding(
+                rule, severity, message(row), instruction, unit_code=row.unit_code,
+                unit_name=row.unit_name, sheet=sheet, cell=cell,
+                indicator=layout.role(role).indicator, value=value, expected=expected(row),
+                key=rule))
+    return findings
+
+
+def reporting_rate(status: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """DHIS2's reporting-rate summary, counted from the unit registry (never above 100%)."""
+    expected = len(status)
+    counts = status["timeliness"].value_counts()
+    complete = int(status["complete"].sum())
+    on_time = int(counts.get(ON_TIME, 0))
+    return pd.DataFrame([{
+        "as_of": as_of.isoformat(),
+        "units_expected": expected,
+        "units_with_workbook": int(status["found"].sum()),
+        "units_started": int(status["started"].sum()),
+        "units_complete": complete,
+        "units_on_time": on_time,
+        "units_late": int(counts.get(LATE, 0)),
+        "units_overdue": int(counts.get(OVERDUE, 0)),
+        "units_not_started": int(counts.get(NOT_STARTED, 0)),
+        "units_in_progress": int(counts.get(IN_PROGRESS, 0)),
+        "reporting_rate": round(100 * complete / expected, 1) if expected else 0.0,
+        "on_time_rate": round(100 * on_time / expected, 1) if expected else 0.0,
+    }])

@@ -1,0 +1,110 @@
+"""`findings.xlsx`: the file LĐTBXH staff open — a summary tab, then one tab per unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from flows.core.findings import ERROR, INFO, SEVERITY_RANK, WARNING
+from flows.fileio import write_atomically
+
+HEADERS = {  # column → (Vietnamese header, width)
+    "severity": ("Mức độ", 10), "sheet": ("Trang", 22), "cell": ("Ô", 7),
+    "indicator": ("Chỉ tiêu", 9), "breakdown": ("Phân tổ", 12), "year": ("Năm", 7),
+    "message": ("Vấn đề", 60), "instruction": ("Cần làm", 45), "value": ("Giá trị", 14),
+    "expected": ("Giá trị hợp lý", 16), "rule": ("Mã kiểm tra", 22), "source": ("Tệp", 22),
+    "finding_id": ("Mã phát hiện", 13),
+}
+SEVERITY_FILL = {ERROR: "F8CBAD", WARNING: "FFE699", INFO: "DDEBF7"}
+_BOLD = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def _sheet_title(code: str, name: str, used: set[str]) -> str:
+    title = f"{code} {name}"[:31].replace("/", "-")
+    for ch in "[]:*?\\":
+        title = title.replace(ch, "")
+    while title in used:
+        title = title[:28] + f"~{len(used)}"
+    used.add(title)
+    return title
+
+
+def _write_table(ws, frame: pd.DataFrame, columns: list[str], start_row: int = 1) -> None:
+    for j, column in enumerate(columns, start=1):
+        header, width = HEADERS.get(column, (column, 14))
+        cell = ws.cell(row=start_row, column=j, value=header)
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+        ws.column_dimensions[get_column_letter(j)].width = width
+    for i, row in enumerate(frame[columns].itertuples(index=False), start=start_row + 1):
+        for j, value in enumerate(row, start=1):
+            cell = ws.cell(row=i, column=j, value=None if pd.isna(value) else value)
+            cell.alignment = _WRAP
+        fill = SEVERITY_FILL.get(getattr(row, "severity", ""), None)
+        if fill:
+            ws.cell(row=i, column=1).fill = PatternFill("solid", fgColor=fill)
+    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(columns))}{start_row + len(frame)}"
+
+
+def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame) -> None:
+    ws.append(["Tổng hợp kết quả kiểm tra số liệu"])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append([])
+    ws.append(["Mã", "Đơn vị", "Tình trạng", "Đã nhập (%)", "Lỗi", "Cảnh báo", "Thông tin"])
+    for cell in ws[3]:
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+    counts = findings.groupby(["unit_code", "severity"]).size().unstack(fill_value=0)
+    order = status.assign(_e=status["errors"], _w=status["warnings"]).sort_values(
+        ["_e", "_w", "unit_code"], ascending=[False, False, True])
+    for row in order.itertuples():
+        per = counts.loc[row.unit_code] if row.unit_code in counts.index else {}
+        ws.append([row.unit_code, row.unit_name, row.timeliness, row.completeness,
+                   int(per.get(ERROR, 0)), int(per.get(WARNING, 0)), int(per.get(INFO, 0))])
+    general = findings[findings["unit_code"].fillna("") == ""]
+    if len(general):
+        ws.append(["—", "Tệp không xác định được đơn vị", "", "",
+                   int((general.severity == ERROR).sum()), int((general.severity == WARNING).sum()),
+                   int((general.severity == INFO).sum())])
+    ws.append([])
+    ws.append(["Theo loại kiểm tra"])
+    ws.cell(row=ws.max_row, column=1).font = _BOLD
+    ws.append(["Mã kiểm tra", "Mức độ", "Số phát hiện", "Số đơn vị"])
+    for cell in ws[ws.max_row]:
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+    by_rule = (findings.groupby(["rule", "severity"])
+               .agg(n=("finding_id", "size"), units=("unit_code", "nunique")).reset_index())
+    by_rule["_rank"] = by_rule["severity"].map(SEVERITY_RANK)
+    for row in by_rule.sort_values(["_rank", "n"], ascending=[True, False]).itertuples():
+        ws.append([row.rule, row.severity, int(row.n), int(row.units)])
+    for column, width in zip("ABCDEFG", (22, 26, 24, 12, 8, 10, 10), strict=True):
+        ws.column_dimensions[column].width = width
+
+
+def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame) -> Path:
+    """Summary tab (counts per unit × severity and per rule), then a tab per unit with findings,
+    most serious first, and a tab for workbooks that could not be attributed to a unit."""
+    wb = Workbook()
+    _summary(wb.active, findings, status)
+    wb.active.title = "Tổng hợp"
+    used = {"Tổng hợp"}
+    unit_columns = ["severity", "sheet", "cell", "message", "instruction", "value", "expected",
+                    "indicator", "breakdown", "year", "rule", "finding_id"]
+    for row in status.itertuples():
+        mine = findings[findings["unit_code"] == row.unit_code]
+        ws = wb.create_sheet(_sheet_title(row.unit_code, row.unit_name, used))
+        if mine.empty:
+            ws.append(["Không có phát hiện nào."])
+            continue
+        _write_table(ws, mine, unit_columns)
+    general = findings[findings["unit_code"].fillna("") == ""]
+    if len(general):
+        ws = wb.create_sheet(_sheet_title("Tệp", "chưa rõ đơn vị", used))
+        _write_table(ws, general, ["severity", "source", "sheet", "cell", "message",
+                                   "instruction", "rule", "finding_id"])
+    return write_atomically(path, wb.save)
