@@ -1,0 +1,1 @@
+"""Google Sheets / Drive access and a loopback emulator of both APIs for tests and rehearsals."""
