@@ -14,6 +14,7 @@ from rich.table import Table
 
 from flows import prefect_env
 from flows.config import ConfigError, load_config
+from flows.vnformat import percent
 
 app = typer.Typer(
     help="giamsat — thu thập, kiểm tra và tổng hợp biểu mẫu giám sát của các xã, phường.",
@@ -84,45 +85,48 @@ def template(
         console.print(f"Đã ghi bản đồ {len(layout.inputs)} ô nhập: {cell_map}")
 
 
-def _vi_date(iso: str) -> str:
-    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}" if len(iso) == 10 else (iso or "—")
-
-
 def status_table(status_rows: list[dict], title: str) -> Table:
     """The short status table staff read in the terminal (the full one is status.csv)."""
     table = Table(title=title, title_justify="left")
-    for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Đã nhập", "right"),
-                            ("Trạng thái", "left"), ("Hoàn thành", "left"), ("Lỗi", "right"),
+    for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Nhập", "right"),
+                            ("Tình trạng", "left"), ("Trễ", "right"), ("Lỗi", "right"),
                             ("C.báo", "right")):
         table.add_column(column, justify=justify, no_wrap=column != "Đơn vị")
+    colours = {"Hoàn thành đúng hạn": "green", "Hoàn thành trễ hạn": "yellow",
+               "Quá hạn chưa hoàn thành": "red", "Chưa bắt đầu": "red"}
     for row in status_rows:
         pct = row["completeness"]
-        filled = "100%" if pct >= 100 else f"{pct:.1f}%"
+        filled = percent(pct)
         if not row["found"]:
             filled = "[red]chưa có tệp[/]"
-        table.add_row(row["unit_code"], row["unit_name"], filled,
-                      row["submission_status"] or "—", _vi_date(row["completion_date"]),
+        state = row["timeliness"]
+        colour = colours.get(state)
+        short = row["unit_name"][len(row["kind"]) + 1:] or row["unit_name"]
+        table.add_row(row["unit_code"], short, filled,
+                      f"[{colour}]{state}[/]" if colour else state,
+                      f"{row['days_late']} ngày" if row["days_late"] else "",
                       str(row["errors"]), str(row["warnings"]))
     return table
 
 
-def _run_consolidate(source: Path, out: Path, as_of: date | None, config_dir: Path | None,
-                     verbose: bool):
+def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Path | None,
+                     verbose: bool, registry: Path | None = None):
     prefect_env.configure(verbose)
     from flows.pipeline import consolidate_flow
 
-    if not source.is_dir():
-        err.print(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
+    if source != "google" and not Path(source).is_dir():
+        err.print(f"[red]Không tìm thấy thư mục nguồn “{source}” (hoặc dùng --source google).[/]")
         raise typer.Exit(2)
     return consolidate_flow(str(source), str(out), as_of,
-                            str(config_dir) if config_dir else None)
+                            str(config_dir) if config_dir else None,
+                            str(registry) if registry else None)
 
 
 def _print_summary(summary, out: Path) -> None:
     import pandas as pd
 
     status = pd.read_csv(out / "status.csv", dtype=str, keep_default_na=False)
-    for column in ("required_filled", "required_total", "errors", "warnings"):
+    for column in ("required_filled", "required_total", "errors", "warnings", "days_late"):
         status[column] = status[column].astype(int)
     status["completeness"] = status["completeness"].astype(float)
     status["found"] = status["found"] == "True"
@@ -130,23 +134,30 @@ def _print_summary(summary, out: Path) -> None:
                                f"Tình hình nhập liệu (tính đến {summary.as_of})"))
     console.print(
         f"Đơn vị có bảng tính: {summary.units_found}/{summary.units_expected}; "
-        f"đã nhập đủ: {summary.units_complete}/{summary.units_expected}; "
-        f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.")
-    console.print(f"Kết quả đã ghi vào: [bold]{out}[/] (values.csv, findings.csv, status.csv…)")
+        f"đã hoàn thành: {summary.units_complete}/{summary.units_expected} "
+        f"(tỷ lệ báo cáo {percent(summary.reporting_rate)}), đúng hạn: "
+        f"{summary.units_on_time}/{summary.units_expected}; "
+        f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.", highlight=False)
+    console.print(f"Kết quả đã ghi vào: [bold]{out}[/] — mở findings.xlsx để xem các ô cần sửa "
+                  "(cùng values.csv, findings.csv, status.csv, reporting.csv).")
 
 
 @app.command()
 def consolidate(
-    source: Annotated[Path, typer.Option("--source", help="Thư mục chứa các tệp .xlsx của xã.")],
+    source: Annotated[str, typer.Option(
+        "--source", help="Thư mục chứa các tệp .xlsx của xã, hoặc google.")],
     out: Annotated[Path, typer.Option("--out", help="Thư mục ghi kết quả.")],
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Ngày tính (YYYY-MM-DD); mặc định hôm nay giờ Việt Nam.")] = None,
     config_dir: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Hiện nhật ký Prefect.")] = False,
+    registry: Annotated[Path | None, typer.Option(
+        "--registry", help="Tệp sổ đăng ký đơn vị → bảng tính Google (với --source google).")
+    ] = None,
 ) -> None:
     """Đọc mọi bảng tính, kiểm tra và ghi bảng tổng hợp (chạy bằng Prefect)."""
     _config(config_dir)
-    summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose)
+    summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry)
     _print_summary(summary, out)
 
 
@@ -170,7 +181,7 @@ def demo(
     for plant in plants:
         console.print(f"  • {plant.unit}: {plant.what}", highlight=False)
     out = workspace / "ket-qua"
-    summary = _run_consolidate(workspace / "nguon", out, _parse_date(as_of) or DEMO_AS_OF,
+    summary = _run_consolidate(str(workspace / "nguon"), out, _parse_date(as_of) or DEMO_AS_OF,
                                config_dir, verbose)
     _print_summary(summary, out)
 

@@ -38,7 +38,7 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-class _Model(BaseModel):
+class ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
@@ -50,18 +50,18 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------------- form
 
 
-class Category(_Model):
+class Category(ConfigModel):
     code: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str
     total: bool = False
 
 
-class Dimension(_Model):
+class Dimension(ConfigModel):
     label: str
     categories: list[Category] = Field(min_length=1)
 
 
-class Item(_Model):
+class Item(ConfigModel):
     """One indicator (a row of a table, possibly split into several rows by a dimension)."""
 
     code: str = Field(pattern=r"^[A-Z][A-Za-z0-9.]*$")
@@ -79,14 +79,14 @@ class Item(_Model):
     measure: Literal["stock", "flow"] = "flow"
 
 
-class ListColumn(_Model):
+class ListColumn(ConfigModel):
     code: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str
     type: ValueType = "text"
     choices: str | None = None
 
 
-class Block(_Model):
+class Block(ConfigModel):
     """A table on a tab: indicators as rows, years (split by `columns`) as columns; or a list."""
 
     kind: Literal["table", "list"] = "table"
@@ -102,14 +102,14 @@ class Block(_Model):
     required: bool = False
 
 
-class Tab(_Model):
+class Tab(ConfigModel):
     id: str = Field(pattern=r"^[A-Z][A-Z0-9]*$")
     title: str = Field(max_length=31)  # Excel's limit on sheet names
     section: str
     blocks: list[Block] = Field(min_length=1)
 
 
-class Form(_Model):
+class Form(ConfigModel):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     version: int = 1
     title: str
@@ -140,7 +140,7 @@ class Form(_Model):
 # --------------------------------------------------------------------------- units
 
 
-class Unit(_Model):
+class Unit(ConfigModel):
     code: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     name: str
     kind: Literal["phường", "xã", "thị trấn", "quận", "huyện", "thị xã", "thành phố"]
@@ -153,13 +153,13 @@ class Unit(_Model):
         return f"{self.kind.capitalize()} {self.name}"
 
 
-class Region(_Model):
+class Region(ConfigModel):
     name: str
     short_name: str
     province: str
 
 
-class Units(_Model):
+class Units(ConfigModel):
     region: Region
     staff_emails: list[str] = Field(default_factory=list)
     units: list[Unit] = Field(min_length=1)
@@ -174,19 +174,19 @@ class Units(_Model):
 # --------------------------------------------------------------------------- plan
 
 
-class Window(_Model):
+class Window(ConfigModel):
     start: date
     end: date
 
 
-class Signer(_Model):
+class Signer(ConfigModel):
     on_behalf: str = "TM. ỦY BAN NHÂN DÂN"
     capacity: str = "KT. CHỦ TỊCH"
     title: str = "PHÓ CHỦ TỊCH"
     name: str = ""
 
 
-class ReportMeta(_Model):
+class ReportMeta(ConfigModel):
     parent_body: str
     issuer: str
     issuer_short: str = "UBND"
@@ -196,9 +196,26 @@ class ReportMeta(_Model):
     title: str
     recipients: list[str] = Field(default_factory=list)
     signer: Signer = Signer()
+    # Header block of the report (Decree 30/2020): the governing body in upright capitals (often
+    # none), then the issuing body in bold capitals, one line each. Empty: parent_body / issuer.
+    parent_lines: list[str] = Field(default_factory=list)
+    issuer_lines: list[str] = Field(default_factory=list)
+    issuer_name: str = ""  # the issuer in running text: "Ủy ban nhân dân thị xã …"
+    # Indicators given a sentence with change and highest/lowest unit, and a trend chart.
+    key_indicators: list[str] = Field(default_factory=list)
+    # Free-text indicators quoted per unit: results (section II), problems (III), proposals (IV).
+    highlights: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+    proposals: list[str] = Field(default_factory=list)
+
+    def header_lines(self) -> tuple[list[str], list[str]]:
+        """(upright governing-body lines, bold issuing-body lines) for the header block."""
+        if self.issuer_lines:
+            return list(self.parent_lines), list(self.issuer_lines)
+        return ([self.parent_body] if self.parent_body else []), [self.issuer]
 
 
-class Plan(_Model):
+class Plan(ConfigModel):
     name: str
     reporting_period: Window
     self_inspection: Window
@@ -224,7 +241,7 @@ class Plan(_Model):
 # --------------------------------------------------------------------------- quality
 
 
-class Outliers(_Model):
+class Outliers(ConfigModel):
     """WHO-style outlier checks; warnings only, never errors."""
 
     change_pct: float = Field(default=33, gt=0)  # change against the unit's own earlier years
@@ -238,7 +255,7 @@ class Outliers(_Model):
     columns: Literal["totals", "all"] = "totals"  # which cells: headline totals or every cell
 
 
-class Quality(_Model):
+class Quality(ConfigModel):
     outliers: Outliers = Outliers()
 
 
@@ -277,14 +294,14 @@ _MESSAGES = {
 }
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def key_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "(gốc)"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe_error(error: dict[str, Any]) -> str:
     template = _MESSAGES.get(error["type"])
     if template is None:
         text = error["msg"].removeprefix("Value error, ")
@@ -297,7 +314,7 @@ def _describe(error: dict[str, Any]) -> str:
     return text
 
 
-def _load_yaml(path: Path) -> Any:
+def load_yaml(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError([f"{path}: không tìm thấy tệp cấu hình."])
     try:
@@ -308,13 +325,13 @@ def _load_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}{where}: lỗi cú pháp YAML: {exc}"]) from exc
 
 
-def _parse(model: type[_Model], path: Path) -> Any:
-    data = _load_yaml(path)
+def _parse(model: type[ConfigModel], path: Path) -> Any:
+    data = load_yaml(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{path.name}: {_key_path(err['loc'])}: {_describe(err)}" for err in exc.errors()
+            f"{path.name}: {key_path(err['loc'])}: {describe_error(err)}" for err in exc.errors()
         ]
         raise ConfigError(problems) from None
 

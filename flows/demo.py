@@ -63,6 +63,16 @@ def plant_problems(config: Config, answers: dict[str, dict[str, object]]) -> lis
     answers[code][make_key("B1.5", "", 2021)] = "1.234"
     answers[code][make_key("TT.7")] = f"{start.day + 10:02d}/{start.month:02d}/{start.year}"
     plants.append(Plant(code, "“1.234” trong ô số, ngày hoàn thành gõ dạng chữ"))
+    # Numbers that cannot all be right: boys + girls ≠ total; more complaints resolved than
+    # received.
+    code = unit(5)
+    key = make_key("C2", "nam", 2022)
+    answers[code][key] = int(answers[code][key]) + 3
+    plants.append(Plant(code, "số trẻ nam + nữ khác tổng số (C2, năm 2022)"))
+    code = unit(6)
+    received = int(answers[code][make_key("B5.3", "", 2022)])
+    answers[code][make_key("B5.4", "", 2022)] = received + 2
+    plants.append(Plant(code, "số đơn thư đã giải quyết lớn hơn số đã tiếp nhận (năm 2022)"))
     return plants
 
 

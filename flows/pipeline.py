@@ -16,9 +16,13 @@ from flows.config import Config, load_config
 from flows.core.consolidate import Consolidated, consolidate
 from flows.core.extract import Extraction, extract_workbook
 from flows.core.findings import ERROR, WARNING, Finding
+from flows.core.rules import load_rules
+from flows.core.timeliness import as_of_date
 from flows.fileio import write_csv, write_text
 from flows.layout import Layout, build_layout
-from flows.sources.xlsx import XlsxFolderSource, read_workbook
+from flows.outputs.findings_xlsx import write_findings_xlsx
+from flows.sources.base import Source
+from flows.sources.xlsx import XlsxFolderSource
 
 
 @dataclass
@@ -30,33 +34,53 @@ class RunSummary:
     units_expected: int
     units_found: int
     units_complete: int
+    units_on_time: int
+    reporting_rate: float
     errors: int
     warnings: int
     files: list[str]
 
 
-def today_in(config: Config) -> date:
-    return datetime.now(config.plan.tz).date()
+def make_source(source: str, config: Config, registry: str | None = None) -> Source:
+    """`google` → the Google Sheets source (registry of unit → sheet); otherwise a folder."""
+    if source == "google":
+        from flows.sources.google import GoogleSource
+
+        return GoogleSource(config, registry)
+    return XlsxFolderSource(Path(source))
 
 
-@task(cache_policy=NO_CACHE, task_run_name="read-{path.name}")
-def read_and_extract(path: Path, layout: Layout, config: Config) -> Extraction:
+def _name(ref: str) -> str:
+    return Path(ref).name
+
+
+@task(cache_policy=NO_CACHE, task_run_name="read-{ref}")
+def read_and_extract(source: Source, ref: str, layout: Layout, config: Config) -> Extraction:
     """Read one workbook. Whatever goes wrong stays with this workbook: the run goes on."""
     logger = get_run_logger()
+    name = _name(ref)
     try:
-        raw = read_workbook(path)
+        raw = source.read(ref)
         extraction = extract_workbook(raw, layout, config.units.by_code())
     except Exception as exc:  # a bug must not cost the other communes their consolidation
-        logger.error("Reading %s failed:\n%s", path.name, traceback.format_exc())
-        return Extraction(source=path.name, findings=[Finding(
-            rule="internal-error", severity=ERROR, source=path.name, key="file",
-            message=f"Lỗi hệ thống khi đọc tệp “{path.name}” ({type(exc).__name__}); "
-                    "tệp này chưa được tổng hợp.",
-            instruction="Báo cho quản trị hệ thống kèm tệp này; các đơn vị khác vẫn được "
-                        "tổng hợp bình thường.")])
-    logger.info("%s: unit %s, %d values, %d findings", path.name, extraction.unit_code or "?",
-                len(extraction.values), len(extraction.findings))
+        logger.error("Reading %s failed:\n%s", name, traceback.format_exc())
+        return Extraction(source=name, findings=[Finding(
+            rule="internal-error", severity=ERROR, source=name, key="file",
+            message=f"Lỗi hệ thống khi đọc “{name}” ({type(exc).__name__}); "
+                    "bảng tính này chưa được tổng hợp.",
+            instruction="Báo cho quản trị hệ thống kèm bảng tính này; các đơn vị khác vẫn "
+                        "được tổng hợp bình thường.")])
+    state = "snapshot (unreachable)" if extraction.unreachable else "read"
+    logger.info("%s: %s, unit %s, %d values, %d findings", name, state,
+                extraction.unit_code or "?", len(extraction.values), len(extraction.findings))
     return extraction
+
+
+@task(cache_policy=NO_CACHE)
+def check_and_consolidate(extractions: list[Extraction], config: Config, layout: Layout,
+                          as_of: date) -> Consolidated:
+    rules = load_rules(config.directory / "rules.yaml", config.form, config.plan)
+    return consolidate(extractions, config, layout, as_of, rules)
 
 
 @task(cache_policy=NO_CACHE)
@@ -67,6 +91,8 @@ def write_outputs(result: Consolidated, out_dir: Path, meta: dict) -> list[str]:
         write_csv(out_dir / "lists.csv", result.lists),
         write_csv(out_dir / "findings.csv", result.findings),
         write_csv(out_dir / "status.csv", result.status),
+        write_csv(out_dir / "reporting.csv", result.reporting),
+        write_findings_xlsx(out_dir / "findings.xlsx", result.findings, result.status),
         write_text(out_dir / "run.json", json.dumps(meta, ensure_ascii=False, indent=2)),
     ]
     return [str(path) for path in written]
@@ -78,7 +104,9 @@ def summarise(result: Consolidated, out_dir: Path, as_of: date, files: list[str]
     return RunSummary(
         out_dir=str(out_dir), as_of=as_of.isoformat(), units_expected=len(status),
         units_found=int(status["found"].sum()),
-        units_complete=int((status["completeness"] >= 100).sum()),
+        units_complete=int(status["complete"].sum()),
+        units_on_time=int(result.reporting["units_on_time"].iloc[0]),
+        reporting_rate=float(result.reporting["reporting_rate"].iloc[0]),
         errors=int((severities == ERROR).sum()), warnings=int((severities == WARNING).sum()),
         files=files,
     )
@@ -86,20 +114,26 @@ def summarise(result: Consolidated, out_dir: Path, as_of: date, files: list[str]
 
 @flow(name="consolidate", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def consolidate_flow(
-    source: str, out: str, as_of: date | None = None, config_dir: str | None = None
+    source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
+    registry: str | None = None,
 ) -> RunSummary:
-    """Read every commune workbook in `source`, check it, write the consolidated tables to `out`."""
+    """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
+    consolidated tables to `out`."""
     logger = get_run_logger()
     config = load_config(config_dir)
-    as_of = as_of or today_in(config)
+    as_of = as_of or as_of_date(config.plan.tz)
     layout = build_layout(config)
-    paths = XlsxFolderSource(Path(source)).paths()
-    logger.info("Consolidating %d workbooks from %s (as of %s)", len(paths), source, as_of)
-    futures = [read_and_extract.submit(path, layout, config) for path in paths]
+    reader = make_source(source, config, registry)
+    refs = reader.refs()
+    logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label, as_of)
+    futures = [read_and_extract.submit(reader, ref, layout, config) for ref in refs]
     extractions = [future.result() for future in futures]
-    result = consolidate(extractions, config, layout)
-    meta = {"as_of": as_of.isoformat(), "source": str(source), "form": config.form.id,
-            "form_version": config.form.version, "workbooks": len(paths),
+    result = check_and_consolidate(extractions, config, layout, as_of)
+    for line in reader.finish(result, as_of):
+        logger.info("%s", line)
+    meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
+            "form_version": config.form.version, "workbooks": len(refs),
+            "reporting": result.reporting.iloc[0].to_dict(),
             "finished": datetime.now(config.plan.tz).isoformat(timespec="seconds")}
     files = write_outputs(result, Path(out), meta)
     summary = summarise(result, Path(out), as_of, files)

@@ -64,6 +64,10 @@ class _Levels:
         base = self.base.setdefault(name, self.rng.uniform(lo, hi))
         return max(0, round(base * self.rng.uniform(0.9, 1.1) * share))
 
+    def choice(self, name: str, options: list[float]) -> float:
+        """A fixed per-unit choice among legal values (no yearly jitter)."""
+        return self.base.setdefault(name, self.rng.choice(options))
+
 
 def _year_share(year: int, form: Form) -> float:
     """The last year is only asked up to the reporting date (a quarter of a year here)."""
@@ -98,10 +102,12 @@ def _children(values: dict, form: Form, year: int, size: float, rng: random.Rand
         children[rng.choices(forms, weights)[0]] += 1
     for f in forms:
         _by_sex(values, "C4", f, year, children[f], rng)
-        values[make_key("C3", f, year)] = min(children[f], rng.randint(max(children[f] - 1, 0),
-                                                                       children[f]))
+        # a form with abused children has at least one case; one case may involve several
+        values[make_key("C3", f, year)] = rng.randint(min(children[f], 1), children[f])
     abused = sum(children.values())
-    _by_sex(values, "C4", "tong", year, abused, rng)
+    for sex in ("tong", "nam", "nu"):
+        values[make_key("C4", f"tong,{sex}", year)] = sum(
+            values[make_key("C4", f"{f},{sex}", year)] for f in forms)
     values[make_key("C3", "tong", year)] = sum(values[make_key("C3", f, year)] for f in forms)
     ages = {"duoi_3": 0, "tu_3_den_6": 0, "tu_6_den_13": 0, "tu_13_den_16": 0}
     for _ in range(abused):
@@ -155,8 +161,8 @@ def _activities(values: dict, form: Form, year: int, size: float, villages: int,
         values[make_key(code, "", year)] = "Có" if rng.random() < 0.8 else "Không"
     received = rng.choice([0, 0, 1, 2, 3]) if flow == 1 else rng.choice([0, 1])
     values.update({
-        make_key("B5.1", "", year): count(0, 2),
-        make_key("B5.2", "", year): rng.choice([0, 0, 0, 1]),
+        make_key("B5.1", "", year): (inspections := count(0, 2)),
+        make_key("B5.2", "", year): rng.choice([0, 0, 0, 1]) if inspections else 0,
         make_key("B5.3", "", year): received,
         make_key("B5.4", "", year): rng.randint(max(received - 1, 0), received),
     })
@@ -167,7 +173,8 @@ def _money(values: dict, form: Form, year: int, dedup_total: int, rng: random.Ra
     """C7 allowances (Decree 20/2021) and C8 budget, in đồng."""
     months = 12 * _year_share(year, form)
     on_allowance = min(level("C7.1", 2, 8), dedup_total)
-    coefficient = level("coefficient", 15, 25) / 10
+    # Decree 20/2021 coefficients are fixed steps; the highest one applies, never above 2.5.
+    coefficient = level.choice("coefficient", [1.5, 2.0, 2.5])
     values[make_key("C7.1", "", year)] = on_allowance
     values[make_key("C7.2", "", year)] = round(on_allowance * BASE_ALLOWANCE * coefficient * months)
     other = level("C7.3", 10, 60, _year_share(year, form) ** 0.5)

@@ -212,3 +212,18 @@ def test_thresholds_come_from_config(config, layout):
                     plan=config.plan, quality=Quality(outliers=Outliers(change_pct=10)))
     wide = wide_of(config, layout, {"P01": {2021: 100, 2022: 120}})
     assert time_outliers(wide, config).empty and len(time_outliers(wide, strict)) == 1
+
+
+def test_blank_required_cells_are_listed_once_per_tab(config, layout):
+    from flows.core.completeness import missing_findings
+
+    values = values_frame([("P01", "B1.1", "", 2021, 0)])
+    status = completeness(values, layout, ["P01", "P02"])
+    found = missing_findings(values, layout, status, {"P01": "Phường Tứ Hạ"})
+    assert {f.unit_code for f in found} == {"P01"}  # P02 has not started
+    by_tab = {f.sheet: f for f in found}
+    b_tab = by_tab["B. Bảo đảm quyền trẻ em"]
+    first_blank = layout.by_key["B1.1||2022"].cell
+    assert b_tab.cell == first_blank and first_blank in b_tab.message
+    assert b_tab.severity == WARNING and b_tab.unit_name == "Phường Tứ Hạ"
+    assert len(found) == len({c.tab for c in layout.inputs if c.required and c.list_row is None})

@@ -6,43 +6,91 @@ read) is missing. Zeros are also counted on their own, as the WHO data-quality r
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from flows.core.findings import WARNING, Finding
+from flows.core.index import ValueIndex
 from flows.layout import Layout
 
 PREFILLED_ROLES = ("unit_code", "unit_name")
 
 
-def required_cells(layout: Layout) -> pd.DataFrame:
-    """The required scalar inputs of the form: indicator, breakdown, year and section (tab)."""
-    cells = [c for c in layout.inputs if c.required and c.list_row is None]
-    return pd.DataFrame({
-        "indicator": [c.indicator for c in cells],
-        "breakdown": [c.breakdown for c in cells],
-        "year": pd.array([c.year for c in cells], dtype="Int64"),
-        "section": [c.tab for c in cells],
-    })
+def _required_arrays(layout: Layout) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per input cell (plus a trailing 'unknown'): is it required, and its section number."""
+    sections = list(dict.fromkeys(c.tab for c in layout.inputs))
+    required = np.array([c.required and c.list_row is None for c in layout.inputs] + [False])
+    section = np.array([sections.index(c.tab) for c in layout.inputs] + [0])
+    return required, section, sections
 
 
-def completeness(values: pd.DataFrame, layout: Layout, unit_codes: list[str]) -> pd.DataFrame:
+def completeness(values: pd.DataFrame, layout: Layout, unit_codes: list[str],
+                 index: ValueIndex | None = None) -> pd.DataFrame:
     """Per unit: required_filled, required_total, completeness (%), completeness_<section> (%),
     zero_values (typed zeros among required cells) and started (anything typed beyond the
     prefilled name and code)."""
-    required = required_cells(layout)
-    sections = list(dict.fromkeys(required["section"]))
-    filled = values.merge(required, on=["indicator", "breakdown", "year"], how="inner")
-    per_section = (filled.groupby(["unit_code", "section"]).size().unstack(fill_value=0)
-                   .reindex(index=unit_codes, columns=sections, fill_value=0))
-    totals = required.groupby("section").size().reindex(sections)
-    frame = pd.DataFrame(index=pd.Index(unit_codes, name="unit_code"))
-    frame["required_filled"] = per_section.sum(axis=1).astype(int)
-    frame["required_total"] = len(required)
-    frame["completeness"] = (100 * frame["required_filled"] / max(len(required), 1)).round(1)
-    for section in sections:
-        frame[f"completeness_{section}"] = (100 * per_section[section] / totals[section]).round(1)
-    zero = filled[pd.to_numeric(filled["value"], errors="coerce") == 0]
-    frame["zero_values"] = zero.groupby("unit_code").size().reindex(unit_codes, fill_value=0)
-    prefilled = {layout.role(role).indicator for role in PREFILLED_ROLES}
-    typed = values[~values["indicator"].isin(prefilled)]
-    frame["started"] = frame.index.isin(typed["unit_code"].unique())
-    return frame.reset_index()
+    index = index or ValueIndex(values, layout)
+    required, section, sections = _required_arrays(layout)
+    totals = np.bincount(section[:-1][required[:-1]], minlength=len(sections))
+    n_units, n_sections = len(unit_codes), len(sections)
+    per_section = np.zeros((n_units, n_sections), dtype=np.int64)
+    zeros = np.zeros(n_units, dtype=np.int64)
+    started = np.zeros(n_units, dtype=bool)
+    if len(values):
+        pos, unit = index.pos, index.unit_positions(unit_codes)
+        mask = required[pos] & (unit >= 0)
+        per_section = np.bincount(unit[mask] * n_sections + section[pos[mask]],
+                                  minlength=n_units * n_sections).reshape(n_units, n_sections)
+        zero = mask & (index.numbers == 0)
+        zeros = np.bincount(unit[zero], minlength=n_units)
+        prefilled = np.array([c.role in PREFILLED_ROLES for c in layout.inputs] + [False])
+        typed = (unit >= 0) & (pos >= 0) & ~prefilled[pos]
+        started[np.unique(unit[typed])] = True
+    frame = pd.DataFrame({"unit_code": unit_codes})
+    frame["required_filled"] = per_section.sum(axis=1)
+    frame["required_total"] = int(totals.sum())
+    frame["completeness"] = (100 * frame["required_filled"] / max(int(totals.sum()), 1)).round(1)
+    for j, name in enumerate(sections):
+        frame[f"completeness_{name}"] = (100 * per_section[:, j] / max(totals[j], 1)).round(1)
+    frame["zero_values"] = zeros
+    frame["started"] = started
+    return frame
+
+
+def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
+                     unit_names: dict[str, str], index: ValueIndex | None = None,
+                     shown: int = 12) -> list[Finding]:
+    """For each started unit, one finding per tab listing the required cells still blank.
+
+    One per tab, not one per cell: a commune half-way through has dozens of blanks, and the
+    clerk needs the list, not dozens of lines. Units not started get the timeliness finding.
+    """
+    index = index or ValueIndex(values, layout)
+    required, section, sections = _required_arrays(layout)
+    gaps = status[status["started"] & (status["required_filled"] < status["required_total"])]
+    if gaps.empty:
+        return []
+    codes = list(gaps["unit_code"])
+    filled = np.zeros((len(codes), len(layout.inputs) + 1), dtype=bool)
+    unit = index.unit_positions(codes)
+    mine = unit >= 0
+    filled[unit[mine], index.pos[mine]] = True
+    inputs = layout.inputs
+    findings = []
+    for i, code in enumerate(codes):
+        blank = np.flatnonzero(required[:-1] & ~filled[i, :-1])
+        for j, name in enumerate(sections):
+            cells = [inputs[p] for p in blank if section[p] == j]
+            if not cells:
+                continue
+            listed = ", ".join(c.cell for c in cells[:shown]) + (", …" if len(cells) > shown
+                                                                  else "")
+            findings.append(Finding(
+                "missing-required", WARNING,
+                f"Còn {len(cells)} ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở "
+                f"trang “{cells[0].sheet}”: {listed}",
+                "Nhập số liệu vào các ô này (không có thì nhập 0).",
+                unit_code=code, unit_name=unit_names.get(code, ""), sheet=cells[0].sheet,
+                cell=cells[0].cell, indicator=cells[0].indicator, value=str(len(cells)),
+                key=f"missing-required|{name}"))
+    return findings

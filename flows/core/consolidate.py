@@ -1,21 +1,34 @@
-"""Combine the workbooks of all units into one table, and say where each unit stands."""
+"""Combine the workbooks of all units into one table, check it, and say where each unit stands.
+
+The data flows one way: extractions → one tidy table → checks (rules, outliers, timeliness) →
+findings and the status of every expected unit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from flows.config import Config
+from flows.core.completeness import completeness, missing_findings
 from flows.core.extract import LIST_COLUMNS, VALUE_COLUMNS, Extraction
 from flows.core.findings import ERROR, WARNING, Finding, findings_frame
+from flows.core.index import ValueIndex
+from flows.core.locate import Locator
+from flows.core.outliers import outlier_findings
+from flows.core.rules import RuleSet, check_rules
+from flows.core.timeliness import reporting_rate, timeliness, timeliness_findings
+from flows.core.wide import build_wide
 from flows.layout import Layout
 
-STATUS_COLUMNS = [
-    "unit_code", "unit_name", "kind", "workbook", "found", "required_filled", "required_total",
-    "completeness", "submission_status", "completion_date", "errors", "warnings", "modified",
-    "link",
-]
+BASE_COLUMNS = ["unit_code", "unit_name", "kind", "workbook", "found", "started",
+                "required_filled", "required_total", "completeness"]
+TAIL_COLUMNS = ["zero_values", "submission_status", "completion_date", "complete", "timeliness",
+                "days_late", "errors", "warnings", "access", "read_at", "modified", "link"]
+UNREACHABLE = "không truy cập được"
 
 
 @dataclass
@@ -24,6 +37,7 @@ class Consolidated:
     lists: pd.DataFrame
     findings: pd.DataFrame
     status: pd.DataFrame
+    reporting: pd.DataFrame
     chosen: dict[str, Extraction] = field(default_factory=dict)
 
 
@@ -55,41 +69,16 @@ def choose_workbooks(
     return chosen, findings
 
 
-def _required_frame(layout: Layout) -> pd.DataFrame:
-    cells = [c for c in layout.inputs if c.required and c.list_row is None]
-    frame = pd.DataFrame({
-        "indicator": [c.indicator for c in cells],
-        "breakdown": [c.breakdown for c in cells],
-        "year": pd.array([c.year for c in cells], dtype="Int64"),
-        "tab": [c.tab for c in cells],
-    })
-    return frame
-
-
-def role_values(values: pd.DataFrame, layout: Layout, role: str) -> pd.Series:
+def role_values(index: ValueIndex, role: str) -> pd.Series:
     """The value of one special cell (status, completion date…) per unit."""
-    cell = layout.role(role)
-    same = (values["indicator"] == cell.indicator) & (values["breakdown"] == cell.breakdown)
-    picked = values[same]
+    position = index.layout.inputs.index(index.layout.role(role))
+    picked = index.values[index.pos == position]
     return picked.set_index("unit_code")["value"]
 
 
-def completeness(values: pd.DataFrame, layout: Layout, unit_codes: list[str]) -> pd.DataFrame:
-    """Required cells filled per unit (a typed 0 is filled; a blank or unusable cell is not)."""
-    required = _required_frame(layout)
-    filled = values.merge(required, on=["indicator", "breakdown", "year"], how="inner")
-    counts = filled.groupby("unit_code").size().reindex(unit_codes, fill_value=0)
-    frame = pd.DataFrame({"unit_code": unit_codes, "required_filled": counts.to_numpy()})
-    frame["required_total"] = len(required)
-    frame["completeness"] = (100 * frame["required_filled"] / max(len(required), 1)).round(1)
-    return frame
-
-
-def unit_status(
-    values: pd.DataFrame, findings: pd.DataFrame, chosen: dict[str, Extraction],
-    config: Config, layout: Layout,
-) -> pd.DataFrame:
-    """One row per expected unit: workbook found, completeness, submission status, counts."""
+def unit_status(index: ValueIndex, chosen: dict[str, Extraction], config: Config,
+                as_of: date) -> pd.DataFrame:
+    """One row per expected unit: workbook found, completeness by section, timeliness."""
     units = config.units.active()
     codes = [u.code for u in units]
     frame = pd.DataFrame({
@@ -101,17 +90,26 @@ def unit_status(
         "modified": [chosen[c].modified.isoformat(timespec="seconds")
                      if c in chosen and chosen[c].modified else "" for c in codes],
         "link": [(chosen[c].link or "") if c in chosen else "" for c in codes],
+        "access": [UNREACHABLE if c in chosen and chosen[c].unreachable else "" for c in codes],
+        "read_at": [chosen[c].read_at.isoformat(timespec="seconds")
+                    if c in chosen and chosen[c].read_at else "" for c in codes],
     })
-    frame = frame.merge(completeness(values, layout, codes), on="unit_code")
-    status = role_values(values, layout, "status")
-    done = role_values(values, layout, "completion_date")
-    frame["submission_status"] = frame["unit_code"].map(status).fillna("")
-    frame["completion_date"] = frame["unit_code"].map(done).fillna("")
+    frame = frame.merge(completeness(index.values, index.layout, codes, index), on="unit_code")
+    frame["submission_status"] = frame["unit_code"].map(role_values(index, "status")).fillna("")
+    frame["completion_date"] = frame["unit_code"].map(
+        role_values(index, "completion_date")).fillna("")
+    return timeliness(frame, config, as_of)
+
+
+def count_findings(status: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """Error and warning counts per unit, and the status columns in their documented order."""
     counts = findings.groupby(["unit_code", "severity"]).size().unstack(fill_value=0)
+    frame = status.copy()
     for column, severity in (("errors", ERROR), ("warnings", WARNING)):
         series = counts[severity] if severity in counts else pd.Series(dtype=int)
         frame[column] = frame["unit_code"].map(series).fillna(0).astype(int)
-    return frame[STATUS_COLUMNS]
+    sections = [c for c in frame.columns if c.startswith("completeness_")]
+    return frame[BASE_COLUMNS + sections + TAIL_COLUMNS]
 
 
 def _no_workbook_findings(chosen: dict[str, Extraction], config: Config) -> list[Finding]:
@@ -124,8 +122,9 @@ def _no_workbook_findings(chosen: dict[str, Extraction], config: Config) -> list
     ]
 
 
-def consolidate(extractions: list[Extraction], config: Config, layout: Layout) -> Consolidated:
-    """All units' values in one tidy table, with every finding and the status of each unit."""
+def consolidate(extractions: list[Extraction], config: Config, layout: Layout, as_of: date,
+                rules: RuleSet | None = None) -> Consolidated:
+    """All units' values in one tidy table, every finding, and the status of each unit."""
     chosen, findings = choose_workbooks(extractions, config)
     inactive = {u.code for u in config.units.units if not u.active}
     for extraction in extractions:
@@ -143,10 +142,43 @@ def consolidate(extractions: list[Extraction], config: Config, layout: Layout) -
     active = [e for code, e in chosen.items() if code not in inactive]
     values = _concat([e.values for e in active], VALUE_COLUMNS)
     lists = _concat([e.lists for e in active], LIST_COLUMNS)
-    values = values.sort_values(["unit_code", "indicator", "breakdown", "year"], kind="stable")
+    index = sorted_index(values, layout)
+    findings += check_values(index, lists, config, as_of, rules)
+    return summarise(index, lists, findings, chosen, config, as_of)
+
+
+def sorted_index(values: pd.DataFrame, layout: Layout) -> ValueIndex:
+    """The tidy table in unit order, then form order, with its integer positions."""
+    index = ValueIndex(values, layout)
+    order = np.lexsort((index.pos, index.unit))
+    return ValueIndex(values.take(order).reset_index(drop=True).assign(pos=index.pos[order]),
+                      layout)
+
+
+def check_values(index: ValueIndex, lists: pd.DataFrame, config: Config, as_of: date,
+                 rules: RuleSet | None) -> list[Finding]:
+    """Consistency rules and outliers over all units at once (no workbook parsing here)."""
+    names = {u.code: u.full_name for u in config.units.units}
+    codes = list(index.unit_codes)
+    wide = build_wide(index.values, index.layout, config.form, codes, index)
+    locator = Locator(index.values, index.layout, index)
+    findings = check_rules(wide, lists, rules, locator, names) if rules else []
+    return findings + outlier_findings(wide, config, locator, names)
+
+
+def summarise(index: ValueIndex, lists: pd.DataFrame, findings: list[Finding],
+              chosen: dict[str, Extraction], config: Config, as_of: date) -> Consolidated:
+    """Status and timeliness per unit, the findings table and the reporting rate."""
+    layout = index.layout
+    status = unit_status(index, chosen, config, as_of)
+    names = {u.code: u.full_name for u in config.units.units}
+    locator = Locator(index.values, layout, index)
+    findings = (findings + missing_findings(index.values, layout, status, names, index)
+                + timeliness_findings(status, config, layout, as_of, locator))
     frame = findings_frame(findings)
-    status = unit_status(values, frame, chosen, config, layout)
-    return Consolidated(values.reset_index(drop=True), lists, frame, status, chosen)
+    status = count_findings(status, frame)
+    values = index.values.drop(columns="pos")
+    return Consolidated(values, lists, frame, status, reporting_rate(status, as_of), chosen)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

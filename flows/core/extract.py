@@ -53,6 +53,8 @@ class Extraction:
     modified: datetime | None = None
     link: str | None = None
     ours: bool = False
+    unreachable: str | None = None  # the live workbook failed; values come from a snapshot
+    read_at: datetime | None = None
 
 
 def _find_marker(sheet: RawSheet) -> tuple[str, str, int] | None:
@@ -173,14 +175,28 @@ class _Reader:
 
 
 def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
-    """The unit the workbook claims, from its unit-code cell; None with a finding if unclear."""
+    """The unit the workbook claims, from its unit-code cell; None with a finding if unclear.
+
+    A workbook a registry assigns to a unit (Google Sheets) belongs to that unit; a code cell
+    saying otherwise is reported, not followed.
+    """
     code_cell = reader.layout.role("unit_code")
     seen = reader.seen.get(code_cell.key)
     code = nfc(show(seen.raw)).strip().upper() if seen and seen.raw not in (None, "") else ""
     where = dict(sheet=seen.sheet if seen else code_cell.sheet,
                  cell=seen.cell if seen else code_cell.cell)
-    if code in {c.upper(): c for c in units}:
-        return next(c for c in units if c.upper() == code)
+    known = {c.upper(): c for c in units}
+    hint = reader.raw.unit_hint
+    if hint in units:
+        if code != hint.upper():
+            reader.finding("unit-code-mismatch", ERROR,
+                           f"Ô mã đơn vị ghi “{code}” nhưng bảng tính này được cấp cho "
+                           f"{units[hint].full_name} (mã {hint}); số liệu được tính cho {hint}.",
+                           f"Ghi lại mã {hint} vào ô này (không sửa ô mã đơn vị).",
+                           value=code, key="unit-code", **where)
+        return hint
+    if code in known:
+        return known[code]
     name_cell = reader.seen.get(reader.layout.role("unit_name").key)
     name = strip_accents(nfc(show(name_cell.raw))).casefold() if name_cell and name_cell.raw else ""
     guess = [u for u in units.values() if name and strip_accents(u.name).casefold() in name]
@@ -226,8 +242,16 @@ def _tables(reader: _Reader, unit_code: str, unit_name: str) -> tuple[pd.DataFra
 
 def extract_workbook(raw: RawWorkbook, layout: Layout, units: dict[str, Unit]) -> Extraction:
     """Read one workbook into tidy values and list rows, with a finding for every problem."""
-    result = Extraction(source=raw.source, modified=raw.modified, link=raw.link)
+    result = Extraction(source=raw.source, modified=raw.modified, link=raw.link,
+                        unreachable=raw.unreachable, read_at=raw.read_at)
     reader = _Reader(raw, layout)
+    if raw.unreachable:
+        when = f" (số liệu đọc lúc {raw.read_at:%H:%M %d/%m/%Y})" if raw.read_at else ""
+        reader.finding("unreachable", ERROR,
+                       f"Không truy cập được bảng tính “{raw.source}”: {raw.unreachable}. "
+                       f"Đang dùng số liệu đọc lần trước{when}.",
+                       "Kiểm tra bảng tính còn tồn tại và đã chia sẻ quyền cho tài khoản "
+                       "của hệ thống; chạy lại sau.", key="unreachable")
     if raw.error:
         reader.finding("unreadable-file", ERROR, f"Tệp “{raw.source}”: {raw.error}.",
                        "Kiểm tra tệp có đúng định dạng .xlsx, không bị hỏng hay đặt mật khẩu; "

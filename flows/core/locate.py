@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from flows.core.index import ValueIndex, key_positions
 from flows.layout import Layout
 
 REQUEST_COLUMNS = ["unit_code", "indicator", "breakdown", "year"]
 
 
 class Locator:
-    """Looks up (sheet, cell) for many values at once, with a merge, not a loop."""
+    """Looks up (sheet, cell) for many values at once, by integer search, not a loop."""
 
-    def __init__(self, values: pd.DataFrame, layout: Layout):
+    def __init__(self, values: pd.DataFrame, layout: Layout, index: ValueIndex | None = None):
         self.values = values
         self.layout = layout
+        self.index = index or ValueIndex(values, layout)
 
     def locate(self, requests: pd.DataFrame) -> pd.DataFrame:
         """`requests` (unit_code, indicator, breakdown, year) + columns `sheet` and `cell`.
@@ -25,16 +28,21 @@ class Locator:
         wanted = requests[REQUEST_COLUMNS].copy()
         wanted["year"] = wanted["year"].astype("Int64")
         wanted["breakdown"] = wanted["breakdown"].fillna("")
-        subset = self.values[self.values["unit_code"].isin(wanted["unit_code"].unique())]
-        subset = subset[REQUEST_COLUMNS + ["sheet", "cell"]].drop_duplicates(REQUEST_COLUMNS)
-        merged = wanted.merge(subset, on=REQUEST_COLUMNS, how="left")
-        missing = merged["cell"].isna()
-        if missing.any():
-            by_key = self.layout.by_key
-            keys = (merged.loc[missing, "indicator"] + "|" + merged.loc[missing, "breakdown"]
-                    + "|" + merged.loc[missing, "year"].astype("string").fillna(""))
-            spec = keys.map(lambda k: by_key.get(k))
-            merged.loc[missing, "sheet"] = spec.map(lambda c: c.sheet if c else "")
-            merged.loc[missing, "cell"] = spec.map(lambda c: c.cell if c else "")
-        merged.index = requests.index
-        return merged
+        if wanted.empty:
+            return wanted.assign(sheet=pd.Series(dtype=object), cell=pd.Series(dtype=object))
+        positions = key_positions(wanted, self.layout)
+        units = self.index.unit_codes.get_indexer(wanted["unit_code"])
+        rows = self.index.rows_of(units, positions) if len(self.values) else \
+            np.full(len(wanted), -1)
+        inputs = self.layout.inputs
+        pristine_sheet = [inputs[p].sheet if p >= 0 else "" for p in positions]
+        pristine_cell = [inputs[p].cell if p >= 0 else "" for p in positions]
+        found = rows >= 0
+        sheet = np.array(pristine_sheet, dtype=object)
+        cell = np.array(pristine_cell, dtype=object)
+        if found.any():
+            sheet[found] = self.values["sheet"].to_numpy()[rows[found]]
+            cell[found] = self.values["cell"].to_numpy()[rows[found]]
+        wanted["sheet"], wanted["cell"] = sheet, cell
+        wanted.index = requests.index
+        return wanted

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from flows.config import NUMERIC_TYPES, Form
+from flows.core.index import ValueIndex
 from flows.layout import Layout
 
 
@@ -45,29 +46,31 @@ def numeric_columns(layout: Layout) -> list[str]:
 
 
 def build_wide(values: pd.DataFrame, layout: Layout, form: Form,
-               unit_codes: list[str]) -> Wide:
+               unit_codes: list[str], index: ValueIndex | None = None) -> Wide:
     """Spread the tidy values of `unit_codes` into the (unit, year) × key float matrix."""
+    index = index or ValueIndex(values, layout)
     columns = numeric_columns(layout)
     years = list(form.years)
     col_index = {name: i for i, name in enumerate(columns)}
-    unit_index = {code: i for i, code in enumerate(unit_codes)}
+    year_index = {y: i for i, y in enumerate(years)}
+    # per input cell: its matrix column (-1: not numeric) and year position (-1: asked once)
+    col_of = np.array([col_index.get(column_name(c.indicator, c.breakdown), -1)
+                       if c.type in NUMERIC_TYPES and c.list_row is None else -1
+                       for c in layout.inputs] + [-1])
+    year_of = np.array([year_index.get(c.year, -1) if c.year is not None else -1
+                        for c in layout.inputs] + [-1])
     matrix = np.full((len(unit_codes) * len(years), len(columns)), np.nan)
-    if not values.empty:
-        keys = values["indicator"].astype(str) + "|" + values["breakdown"].fillna("").astype(str)
-        col = keys.map(col_index)
-        unit = values["unit_code"].map(unit_index)
-        usable = col.notna() & unit.notna()
-        picked = values[usable]
-        col, unit = col[usable].astype(int).to_numpy(), unit[usable].astype(int).to_numpy()
-        numbers = pd.to_numeric(picked["value"], errors="coerce").to_numpy(dtype=float)
-        year = picked["year"]
-        yearly = year.notna().to_numpy()
-        year_pos = year.map({y: i for i, y in enumerate(years)}).to_numpy()
-        in_range = yearly & pd.notna(year_pos)
-        rows = unit[in_range] * len(years) + year_pos[in_range].astype(int)
-        matrix[rows, col[in_range]] = numbers[in_range]
-        once = ~yearly  # asked once: repeat on every year row of the unit
-        for i in range(len(years)):
+    if len(values):
+        pos = index.pos
+        unit = index.unit_positions(unit_codes)
+        col, year = col_of[pos], year_of[pos]  # pos -1 picks the trailing -1
+        usable = (col >= 0) & (unit >= 0)
+        numbers = index.numbers
+        yearly = usable & (year >= 0)
+        matrix[unit[yearly] * len(years) + year[yearly], col[yearly]] = numbers[yearly]
+        once = usable & (year < 0) & np.array([c.year is None for c in layout.inputs] + [False])[
+            pos]
+        for i in range(len(years)):  # asked once: repeat on every year row of the unit
             matrix[unit[once] * len(years) + i, col[once]] = numbers[once]
-    index = pd.MultiIndex.from_product([unit_codes, years], names=["unit_code", "year"])
-    return Wide(pd.DataFrame(matrix, index=index, columns=columns), years)
+    frame_index = pd.MultiIndex.from_product([unit_codes, years], names=["unit_code", "year"])
+    return Wide(pd.DataFrame(matrix, index=frame_index, columns=columns), years)

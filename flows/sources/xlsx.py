@@ -233,11 +233,21 @@ class XlsxFolderSource:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
+        self.label = str(self.folder)
 
     def paths(self) -> list[Path]:
         return sorted(
             p for p in self.folder.glob("*.xlsx") if not p.name.startswith(("~$", "."))
         )
+
+    def refs(self) -> list[str]:
+        return [str(path) for path in self.paths()]
+
+    def read(self, ref: str) -> RawWorkbook:
+        return read_workbook(Path(ref))
+
+    def finish(self, result, as_of) -> list[str]:
+        return []  # local files are not written back: staff read findings.xlsx
 
     def read_all(self) -> list[RawWorkbook]:
         return [read_workbook(path) for path in self.paths()]
