@@ -110,6 +110,20 @@ def test_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, prefect_api
     assert status.loc["X03", "completeness"] < 100
     assert status.loc["P05", "completion_date"] > "2023-03-31"  # completed late
     assert len(pd.read_csv(out / "values.csv")) > 2500
+    # the data-quality engine: every planted problem shows up, with the new status columns
+    assert {("X01", "c2-nam-nu"), ("X02", "b5-giai-quyet-le-tiep-nhan"), ("P05", "completed-late"),
+            ("X03", "missing-required"), ("P04", "complete-but-missing"),
+            ("X04", "overdue")} <= planted
+    assert status.loc["P05", "timeliness"] == "Hoàn thành trễ hạn"
+    assert status.loc["X04", "timeliness"] == "Quá hạn chưa hoàn thành"
+    assert status.loc["X02", "timeliness"] == "Hoàn thành đúng hạn"
+    assert "completeness_C" in status.columns and "Tình trạng" in output
+    reporting = pd.read_csv(out / "reporting.csv").iloc[0]
+    assert reporting.units_expected == 9 and 0 < reporting.reporting_rate < 100
+    from openpyxl import load_workbook
+
+    book = load_workbook(out / "findings.xlsx", read_only=True)
+    assert book.sheetnames[0] == "Tổng hợp" and "X01 Xã Hương Toàn" in book.sheetnames
 
 
 def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbook, prefect_api):
