@@ -110,22 +110,31 @@ def status_table(status_rows: list[dict], title: str) -> Table:
 
 
 def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Path | None,
-                     verbose: bool, registry: Path | None = None):
+                     verbose: bool, registry: Path | None = None, units: list[str] | None = None,
+                     final: bool = False):
+    """Run the flow; a run that lost units still returns its summary (and is marked Failed)."""
     prefect_env.configure(verbose)
     from flows.pipeline import consolidate_flow
 
     if source != "google" and not Path(source).is_dir():
         err.print(f"[red]Không tìm thấy thư mục nguồn “{source}” (hoặc dùng --source google).[/]")
         raise typer.Exit(2)
-    return consolidate_flow(str(source), str(out), as_of,
-                            str(config_dir) if config_dir else None,
-                            str(registry) if registry else None)
+    state = consolidate_flow(str(source), str(out), as_of,
+                             str(config_dir) if config_dir else None,
+                             str(registry) if registry else None, units, final,
+                             return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        err.print(f"[bold red]Lần chạy bị lỗi:[/] {summary}")
+        err.print("Chạy lại với --verbose để xem nhật ký chi tiết.")
+        raise typer.Exit(1)
+    return summary
 
 
 def _print_summary(summary, out: Path) -> None:
     import pandas as pd
 
-    status = pd.read_csv(out / "status.csv", dtype=str, keep_default_na=False)
+    status = pd.read_csv(Path(summary.out_dir) / "status.csv", dtype=str, keep_default_na=False)
     for column in ("required_filled", "required_total", "errors", "warnings", "days_late"):
         status[column] = status[column].astype(int)
     status["completeness"] = status["completeness"].astype(float)
@@ -138,8 +147,11 @@ def _print_summary(summary, out: Path) -> None:
         f"(tỷ lệ báo cáo {percent(summary.reporting_rate)}), đúng hạn: "
         f"{summary.units_on_time}/{summary.units_expected}; "
         f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.", highlight=False)
-    console.print(f"Kết quả đã ghi vào: [bold]{out}[/] — mở findings.xlsx để xem các ô cần sửa "
-                  "(cùng values.csv, findings.csv, status.csv, reporting.csv).")
+    console.print(f"Kết quả đã ghi vào: [bold]{summary.out_dir}[/] — mở findings.xlsx để xem các "
+                  "ô cần sửa (cùng values.csv, findings.csv, status.csv, reporting.csv).")
+    if summary.lost_units:
+        err.print(f"[bold red]Không đọc được: {', '.join(summary.lost_units)}[/] — xem "
+                  "findings.csv; các đơn vị khác đã được tổng hợp.")
 
 
 @app.command()
@@ -154,11 +166,19 @@ def consolidate(
     registry: Annotated[Path | None, typer.Option(
         "--registry", help="Tệp sổ đăng ký đơn vị → bảng tính Google (với --source google).")
     ] = None,
+    units: Annotated[str | None, typer.Option(
+        "--units", help="Chỉ tổng hợp các đơn vị này (mã, cách nhau dấu phẩy).")] = None,
+    final: Annotated[bool, typer.Option(
+        "--final", help="Bản chính thức: báo cáo có số, ngày; kết quả được khoá lại.")] = False,
 ) -> None:
     """Đọc mọi bảng tính, kiểm tra và ghi bảng tổng hợp (chạy bằng Prefect)."""
     _config(config_dir)
-    summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry)
+    subset = [u.strip() for u in units.split(",") if u.strip()] if units else None
+    summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry,
+                               subset, final)
     _print_summary(summary, out)
+    if summary.lost_units:
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -184,6 +204,33 @@ def demo(
     summary = _run_consolidate(str(workspace / "nguon"), out, _parse_date(as_of) or DEMO_AS_OF,
                                config_dir, verbose)
     _print_summary(summary, out)
+
+
+@app.command()
+def serve(
+    source: Annotated[str, typer.Option(
+        "--source", help="Thư mục các tệp .xlsx của xã, hoặc google.")],
+    out: Annotated[Path, typer.Option("--out", help="Thư mục gốc ghi kết quả các lần chạy.")],
+    config_dir: ConfigOption = None,
+    registry: Annotated[Path | None, typer.Option(
+        "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")] = None,
+) -> None:
+    """Đăng ký và phục vụ lịch chạy hằng đêm và chạy thủ công trên máy chủ Prefect."""
+    config = _config(config_dir)
+    prefect_env.configure(verbose=True)
+    from flows.deployments import NoServer, serve_all
+
+    if source != "google" and not Path(source).is_dir():
+        err.print(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
+        raise typer.Exit(2)
+    try:
+        serve_all(config, source, out, config_dir, registry)
+    except NoServer:
+        err.print("[red]Chưa có máy chủ Prefect.[/] Lịch chạy hằng đêm cần máy chủ thật:\n"
+                  "  1. prefect server start\n"
+                  "  2. export PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+                  "  3. giamsat serve --source … --out …")
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.config import Config, load_config
@@ -21,6 +23,7 @@ from flows.core.timeliness import as_of_date
 from flows.fileio import write_csv, write_text
 from flows.layout import Layout, build_layout
 from flows.outputs.findings_xlsx import write_findings_xlsx
+from flows.rundirs import freeze, new_run_dir, point_latest, run_lock
 from flows.sources.base import Source
 from flows.sources.xlsx import XlsxFolderSource
 
@@ -39,6 +42,7 @@ class RunSummary:
     errors: int
     warnings: int
     files: list[str]
+    lost_units: list[str] = field(default_factory=list)  # could not be read this run
 
 
 def make_source(source: str, config: Config, registry: str | None = None) -> Source:
@@ -112,31 +116,87 @@ def summarise(result: Consolidated, out_dir: Path, as_of: date, files: list[str]
     )
 
 
+LOST_RULES = frozenset({"unreadable-file", "internal-error", "unreachable"})
+
+
+def lost_units(extractions: list[Extraction]) -> list[str]:
+    """Workbooks this run could not read live: unit codes, or file names when unknown."""
+    return sorted({e.unit_code or e.source for e in extractions
+                   if any(f.rule in LOST_RULES for f in e.findings)})
+
+
+def restrict(config: Config, units: list[str] | None) -> Config:
+    """A run over a subset of units: the others are neither expected nor reported."""
+    if not units:
+        return config
+    wanted = {u.strip().upper() for u in units}
+    registry = config.units.model_copy(update={
+        "units": [u for u in config.units.units if u.code.upper() in wanted]})
+    return config.model_copy(update={"units": registry})
+
+
+def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config) -> Path:
+    if final:
+        folder = out / "final" / as_of.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    if dated:
+        run = flow_run.get_id() or "local"
+        return new_run_dir(out, datetime.now(config.plan.tz), str(run))
+    return out
+
+
 @flow(name="consolidate", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def consolidate_flow(
     source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
-    registry: str | None = None,
+    registry: str | None = None, units: list[str] | None = None, final: bool = False,
+    dated: bool = False,
 ) -> RunSummary:
     """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
-    consolidated tables to `out`."""
+    consolidated tables.
+
+    `units` limits the run to some unit codes; `final` writes the numbered, dated report into
+    `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
+    and repoints `out/latest`. A run that could not read some unit ends Failed, with every
+    output written for the others.
+    """
     logger = get_run_logger()
-    config = load_config(config_dir)
+    config = restrict(load_config(config_dir), units)
     as_of = as_of or as_of_date(config.plan.tz)
     layout = build_layout(config)
-    reader = make_source(source, config, registry)
-    refs = reader.refs()
-    logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label, as_of)
-    futures = [read_and_extract.submit(reader, ref, layout, config) for ref in refs]
-    extractions = [future.result() for future in futures]
-    result = check_and_consolidate(extractions, config, layout, as_of)
-    for line in reader.finish(result, as_of):
-        logger.info("%s", line)
-    meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
-            "form_version": config.form.version, "workbooks": len(refs),
-            "reporting": result.reporting.iloc[0].to_dict(),
-            "finished": datetime.now(config.plan.tz).isoformat(timespec="seconds")}
-    files = write_outputs(result, Path(out), meta)
-    summary = summarise(result, Path(out), as_of, files)
+    root = Path(out)
+    with run_lock(root):
+        reader = make_source(source, config, registry)
+        refs = reader.refs()
+        logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
+                    as_of)
+        futures = [read_and_extract.submit(reader, ref, layout, config) for ref in refs]
+        extractions = [future.result() for future in futures]
+        if units:
+            expected = {u.code for u in config.units.units}
+            extractions = [e for e in extractions if e.unit_code in expected]
+        result = check_and_consolidate(extractions, config, layout, as_of)
+        for line in reader.finish(result, as_of):
+            logger.info("%s", line)
+        target = _output_dir(root, dated, final, as_of, config)
+        meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
+                "form_version": config.form.version, "workbooks": len(refs),
+                "units": units or "all", "final": final,
+                "flow_run_id": str(flow_run.get_id() or ""),
+                "reporting": result.reporting.iloc[0].to_dict(),
+                "finished": datetime.now(config.plan.tz).isoformat(timespec="seconds")}
+        files = write_outputs(result, target, meta)
+        if dated and not final:
+            point_latest(root, target)
+        if final:
+            freeze(target)
+    summary = summarise(result, target, as_of, files)
+    summary.lost_units = lost_units(extractions)
     logger.info("Done: %d/%d units found, %d errors, %d warnings", summary.units_found,
                 summary.units_expected, summary.errors, summary.warnings)
+    if summary.lost_units:
+        message = (f"Không đọc được {len(summary.lost_units)} đơn vị: "
+                   f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp.")
+        logger.error("%s", message)
+        return Failed(message=message, data=summary)
     return summary

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.prefect
 runner = CliRunner()
 
 
-def cli(*args: str) -> str:
+def cli(*args: str, code: int = 0) -> str:
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return result.output
 
 
@@ -134,8 +134,8 @@ def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbo
     make_workbook("P02", folder=source, name="P02-ban-sao.xlsx")
     (source / "X01-hong.xlsx").write_bytes(b"PK\x03\x04 broken")
     (source / "~$P01.xlsx").write_bytes(b"office lock file")
-    output = cli("consolidate", "--source", source, "--out", out)
-    assert "2/9" in output
+    output = cli("consolidate", "--source", source, "--out", out, code=3)  # a lost unit: loud
+    assert "2/9" in output and "Không đọc được: X01-hong.xlsx" in output
     findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
     assert set(findings.rule) >= {"unreadable-file", "duplicate-unit", "no-workbook"}
     dup = findings[findings.rule == "duplicate-unit"].iloc[0]

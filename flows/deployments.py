@@ -1,0 +1,66 @@
+"""Deployments served from one office machine: `consolidate/nightly`, `consolidate/manual`
+(and `provision` when the Google source is configured), against a Prefect server.
+
+Schedules need a real server (`prefect server start`): Prefect's ephemeral mode never fires a
+cron. `pause_on_shutdown=False` keeps the nightly schedule active across restarts of `serve`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from flows.config import Config
+from flows.pipeline import consolidate_flow
+
+
+def build_deployments(config: Config, source: str, out: Path, config_dir: Path | None,
+                      registry: Path | None) -> list:
+    """The deployments with their default parameters (a manual run may override any)."""
+    parameters = {
+        "source": source if source == "google" else str(Path(source).resolve()),
+        "out": str(out.resolve()),
+        "config_dir": str(config_dir.resolve()) if config_dir else str(config.directory),
+        "registry": str(registry.resolve()) if registry else None,
+        "dated": True,
+    }
+    nightly = consolidate_flow.to_deployment(
+        name="nightly",
+        schedules=[Cron(config.plan.nightly_cron, timezone=config.plan.timezone)],
+        parameters=parameters, tags=["giamsat", "nightly"],
+        description="Tổng hợp hằng đêm: đọc mọi bảng tính, kiểm tra, ghi kết quả vào "
+                    f"{parameters['out']}/latest.")
+    manual = consolidate_flow.to_deployment(
+        name="manual", parameters=parameters, tags=["giamsat", "manual"],
+        description="Chạy tổng hợp ngay (trước hạn báo cáo). Tham số: as_of (ngày tính), "
+                    "units (danh sách mã đơn vị), final (bản chính thức có số, ngày).")
+    deployments = [nightly, manual]
+    try:
+        from flows.google.provision import provision_flow
+    except ImportError:  # the Google part is optional for a folder-only office
+        provision_flow = None
+    if provision_flow is not None and source == "google":
+        deployments.append(provision_flow.to_deployment(
+            name="provision", tags=["giamsat"],
+            parameters={"registry": parameters["registry"], "config_dir": parameters[
+                "config_dir"]},
+            description="Tạo / bổ sung bảng tính Google cho các đơn vị (không tạo trùng)."))
+    return deployments
+
+
+class NoServer(Exception):
+    """No Prefect server is configured; schedules would silently never fire."""
+
+
+def serve_all(config: Config, source: str, out: Path, config_dir: Path | None,
+              registry: Path | None) -> None:
+    """Register the deployments and run their flow runs here until stopped (SIGTERM/Ctrl+C)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not (os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()):
+        raise NoServer()
+    serve(*build_deployments(config, source, out, config_dir, registry), limit=2,
+          pause_on_shutdown=False, print_starting_message=True)

@@ -1,0 +1,127 @@
+"""The served deployments against a real Prefect server on loopback (started and stopped here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.prefect
+GIAMSAT = [sys.executable, "-m", "flows"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception:  # not up yet
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_for(lambda: urllib.request.urlopen(f"{url}/health", timeout=2).status == 200, 120,
+                 "the Prefect server")
+        yield dict(env, PREFECT_API_URL=url)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_serve_registers_nightly_and_manual_and_runs_a_manual_run(prefect_server, tmp_path,
+                                                                  config):
+    from flows.demo import build_workspace
+
+    build_workspace(config, tmp_path / "ws")
+    out = tmp_path / "ket-qua"
+    serving = subprocess.Popen(
+        [*GIAMSAT, "serve", "--source", str(tmp_path / "ws" / "nguon"), "--out", str(out)],
+        env=prefect_server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run = _run_manual(prefect_server)
+        assert run["state"] == "COMPLETED", run
+        latest = out / "latest"
+        assert latest.is_symlink() and (latest / "status.csv").is_file()
+        assert (latest / "run.json").read_text(encoding="utf-8").count('"as_of": "2023-03-31"')
+        nightly = _deployment(prefect_server, "consolidate/nightly")
+        [schedule] = nightly["schedules"]
+        assert schedule["schedule"]["cron"] == config.plan.nightly_cron
+        assert schedule["schedule"]["timezone"] == "Asia/Ho_Chi_Minh"
+    finally:
+        serving.send_signal(signal.SIGTERM)
+        output, _ = serving.communicate(timeout=60)
+    # restarting serve must not leave the nightly schedule paused
+    assert _deployment(prefect_server, "consolidate/nightly")["paused"] is False, output
+
+
+def _client_call(env: dict, code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, check=True).stdout
+
+
+def _deployment(env: dict, name: str) -> dict:
+    import json
+
+    code = (
+        "import asyncio, json\n"
+        "from prefect.client.orchestration import get_client\n"
+        "async def main():\n"
+        "    async with get_client() as c:\n"
+        f"        d = await c.read_deployment_by_name({name!r})\n"
+        "        print(json.dumps(d.model_dump(mode='json')))\n"
+        "asyncio.run(main())\n")
+    return json.loads(_client_call(env, code).strip().splitlines()[-1])
+
+
+def _run_manual(env: dict) -> dict:
+    import json
+
+    wait_for(lambda: _deployment(env, "consolidate/manual"), 120, "the manual deployment")
+    code = (
+        "import json\n"
+        "from prefect.deployments import run_deployment\n"
+        "run = run_deployment('consolidate/manual', parameters={'as_of': '2023-03-31'},"
+        " timeout=240)\n"
+        "print(json.dumps({'state': run.state.type.value, 'message': run.state.message}))\n")
+    return json.loads(_client_call(env, code).strip().splitlines()[-1])
+
+
+def test_serve_without_a_server_explains_what_to_start(tmp_path):
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    (tmp_path / "nguon").mkdir()
+    result = subprocess.run([*GIAMSAT, "serve", "--source", str(tmp_path / "nguon"), "--out",
+                             str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "prefect server start" in result.stderr and "Traceback" not in result.stderr
+
+
