@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,18 @@ err = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Thư mục cấu hình (mặc định: config/ của dự án).")
 ]
+
+
+StateOption = Annotated[Path | None, typer.Option(
+    "--state", help="Thư mục lịch sử số liệu và nhật ký thư nhắc (mặc định: <out>/state).")]
+class Reminders(StrEnum):
+    send = "send"
+    dry_run = "dry-run"
+    off = "off"
+
+
+RemindOption = Annotated[Reminders, typer.Option(
+    "--reminders", help="Thư nhắc: send (gửi), dry-run (chỉ ghi tệp .eml) hoặc off.")]
 
 
 def _config(directory: Path | None):
@@ -111,7 +124,7 @@ def status_table(status_rows: list[dict], title: str) -> Table:
 
 def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Path | None,
                      verbose: bool, registry: Path | None = None, units: list[str] | None = None,
-                     final: bool = False):
+                     final: bool = False, state: Path | None = None, reminders: str = "dry-run"):
     """Run the flow; a run that lost units still returns its summary (and is marked Failed)."""
     prefect_env.configure(verbose)
     from flows.pipeline import consolidate_flow
@@ -122,6 +135,7 @@ def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Pat
     state = consolidate_flow(str(source), str(out), as_of,
                              str(config_dir) if config_dir else None,
                              str(registry) if registry else None, units, final,
+                             state_dir=str(state) if state else None, reminders=reminders,
                              return_state=True)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
@@ -170,12 +184,14 @@ def consolidate(
         "--units", help="Chỉ tổng hợp các đơn vị này (mã, cách nhau dấu phẩy).")] = None,
     final: Annotated[bool, typer.Option(
         "--final", help="Bản chính thức: báo cáo có số, ngày; kết quả được khoá lại.")] = False,
+    state: StateOption = None,
+    reminders: RemindOption = Reminders.dry_run,
 ) -> None:
     """Đọc mọi bảng tính, kiểm tra và ghi bảng tổng hợp (chạy bằng Prefect)."""
     _config(config_dir)
     subset = [u.strip() for u in units.split(",") if u.strip()] if units else None
     summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry,
-                               subset, final)
+                               subset, final, state, reminders.value)
     _print_summary(summary, out)
     if summary.lost_units:
         raise typer.Exit(3)
@@ -214,6 +230,7 @@ def serve(
     config_dir: ConfigOption = None,
     registry: Annotated[Path | None, typer.Option(
         "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")] = None,
+    reminders: RemindOption = Reminders.dry_run,
 ) -> None:
     """Đăng ký và phục vụ lịch chạy hằng đêm và chạy thủ công trên máy chủ Prefect."""
     config = _config(config_dir)
@@ -224,12 +241,35 @@ def serve(
         err.print(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
         raise typer.Exit(2)
     try:
-        serve_all(config, source, out, config_dir, registry)
+        serve_all(config, source, out, config_dir, registry, reminders.value)
     except NoServer:
         err.print("[red]Chưa có máy chủ Prefect.[/] Lịch chạy hằng đêm cần máy chủ thật:\n"
                   "  1. prefect server start\n"
                   "  2. export PREFECT_API_URL=http://127.0.0.1:4200/api\n"
                   "  3. giamsat serve --source … --out …")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def history(
+    unit: Annotated[str, typer.Argument(help="Mã đơn vị, ví dụ P01.")],
+    key: Annotated[str | None, typer.Argument(
+        help="Khoá ô (chỉ tiêu|phân tổ|năm), ví dụ 'C2|nam|2022'; bỏ trống: mọi thay đổi.")
+    ] = None,
+    state: Annotated[Path, typer.Option(
+        "--state", help="Thư mục lịch sử (thường là <out>/state).")] = Path("ket-qua/state"),
+    config_dir: ConfigOption = None,
+) -> None:
+    """Xem lịch sử thay đổi số liệu của một đơn vị (hoặc một ô)."""
+    from flows.history import History, print_history
+
+    config = _config(config_dir)
+    try:
+        with History(folder=state) as store:
+            print_history(store, unit.upper(), key, tz=config.plan.tz, console=console)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"  • {problem}", markup=False, highlight=False)
         raise typer.Exit(2) from None
 
 

@@ -18,7 +18,7 @@ from flows.pipeline import consolidate_flow
 
 
 def build_deployments(config: Config, source: str, out: Path, config_dir: Path | None,
-                      registry: Path | None) -> list:
+                      registry: Path | None, reminders: str = "dry-run") -> list:
     """The deployments with their default parameters (a manual run may override any)."""
     parameters = {
         "source": source if source == "google" else str(Path(source).resolve()),
@@ -26,6 +26,7 @@ def build_deployments(config: Config, source: str, out: Path, config_dir: Path |
         "config_dir": str(config_dir.resolve()) if config_dir else str(config.directory),
         "registry": str(registry.resolve()) if registry else None,
         "dated": True,
+        "reminders": reminders,
     }
     nightly = consolidate_flow.to_deployment(
         name="nightly",
@@ -56,11 +57,11 @@ class NoServer(Exception):
 
 
 def serve_all(config: Config, source: str, out: Path, config_dir: Path | None,
-              registry: Path | None) -> None:
+              registry: Path | None, reminders: str = "dry-run") -> None:
     """Register the deployments and run their flow runs here until stopped (SIGTERM/Ctrl+C)."""
     from prefect.settings import PREFECT_API_URL
 
     if not (os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()):
         raise NoServer()
-    serve(*build_deployments(config, source, out, config_dir, registry), limit=2,
+    serve(*build_deployments(config, source, out, config_dir, registry, reminders), limit=2,
           pause_on_shutdown=False, print_starting_message=True)

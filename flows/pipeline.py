@@ -5,24 +5,28 @@ from __future__ import annotations
 import json
 import traceback
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import Config, load_config
-from flows.core.consolidate import Consolidated, consolidate
+from flows.config import Config, ConfigError, load_config
+from flows.core.consolidate import Checked, Consolidated, check, summarise
 from flows.core.extract import Extraction, extract_workbook
 from flows.core.findings import ERROR, WARNING, Finding
+from flows.core.locate import Locator
 from flows.core.rules import load_rules
 from flows.core.timeliness import as_of_date
 from flows.fileio import write_csv, write_text
+from flows.history import History, completion_dates
 from flows.layout import Layout, build_layout
 from flows.outputs.findings_xlsx import write_findings_xlsx
+from flows.reminders import send_reminders
 from flows.rundirs import freeze, new_run_dir, point_latest, run_lock
 from flows.sources.base import Source
 from flows.sources.xlsx import XlsxFolderSource
@@ -81,10 +85,45 @@ def read_and_extract(source: Source, ref: str, layout: Layout, config: Config) -
 
 
 @task(cache_policy=NO_CACHE)
-def check_and_consolidate(extractions: list[Extraction], config: Config, layout: Layout,
-                          as_of: date) -> Consolidated:
+def check_all(extractions: list[Extraction], config: Config, layout: Layout,
+              as_of: date) -> Checked:
     rules = load_rules(config.directory / "rules.yaml", config.form, config.plan)
-    return consolidate(extractions, config, layout, as_of, rules)
+    return check(extractions, config, layout, as_of, rules)
+
+
+@task(cache_policy=NO_CACHE)
+def record_history(checked: Checked, config: Config, as_of: date, state_dir: Path,
+                   run_id: str, now: datetime) -> Consolidated:
+    """Append tonight's values to the audit history, then summarise with what it shows:
+    when each unit really became complete, and values changed after the deadline or after
+    the unit declared itself complete."""
+    logger = get_run_logger()
+    first = summarise(checked, config, as_of)
+    with History(folder=state_dir) as history:
+        written = history.record(run_id, now, first.values, first.status)
+        evidence = history.completion_evidence()
+        locator = Locator(first.values, checked.index.layout, checked.index)
+        names = {u.code: u.full_name for u in config.units.units}
+        dates, disagree = completion_dates(
+            {u: e.complete_at for u, e in evidence.items()}, first.status, config.plan.tz,
+            {u: e.seen_incomplete_at for u, e in evidence.items()}, locator)
+        late = history.late_edit_findings(config.plan.deadline, config.plan.tz, names, locator)
+    logger.info("History: %d changed values recorded; %d late edits", written, len(late))
+    completion = pd.Series(dates.to_numpy(), index=first.status["unit_code"])
+    return summarise(checked, config, as_of, completion, disagree + late)
+
+
+@task(cache_policy=NO_CACHE)
+def remind(result: Consolidated, config: Config, as_of: date, state_dir: Path,
+           mode: str) -> list[str]:
+    """Today's reminder emails (`send`), or their drafts as .eml files (`dry-run`)."""
+    if mode == "off":
+        return []
+    try:
+        sent = send_reminders(result, config, as_of, state_dir, dry_run=mode != "send")
+    except ConfigError as exc:  # a reminder problem never costs the night's consolidation
+        return [f"Thư nhắc: {problem}" for problem in exc.problems]
+    return [f"Thư nhắc {r.unit_code} → {', '.join(r.to)}: {r.status}" for r in sent]
 
 
 @task(cache_policy=NO_CACHE)
@@ -102,7 +141,7 @@ def write_outputs(result: Consolidated, out_dir: Path, meta: dict) -> list[str]:
     return [str(path) for path in written]
 
 
-def summarise(result: Consolidated, out_dir: Path, as_of: date, files: list[str]) -> RunSummary:
+def run_summary(result: Consolidated, out_dir: Path, as_of: date, files: list[str]) -> RunSummary:
     status = result.status
     severities = result.findings["severity"]
     return RunSummary(
@@ -150,15 +189,18 @@ def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config
 def consolidate_flow(
     source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
     registry: str | None = None, units: list[str] | None = None, final: bool = False,
-    dated: bool = False,
+    dated: bool = False, state_dir: str | None = None, reminders: str = "dry-run",
+    now: datetime | None = None,
 ) -> RunSummary:
     """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
     consolidated tables.
 
     `units` limits the run to some unit codes; `final` writes the numbered, dated report into
     `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
-    and repoints `out/latest`. A run that could not read some unit ends Failed, with every
-    output written for the others.
+    and repoints `out/latest`. The audit history and the reminder log live in `state_dir`
+    (default `out/state`); `reminders` is `send`, `dry-run` (drafts as .eml files) or `off`;
+    `now` stands in for the clock in simulations. A run that could not read some unit ends
+    Failed, with every output written for the others.
     """
     logger = get_run_logger()
     config = restrict(load_config(config_dir), units)
@@ -175,8 +217,14 @@ def consolidate_flow(
         if units:
             expected = {u.code for u in config.units.units}
             extractions = [e for e in extractions if e.unit_code in expected]
-        result = check_and_consolidate(extractions, config, layout, as_of)
+        state = Path(state_dir) if state_dir else root / "state"
+        moment = now or datetime.now(UTC)
+        run_id = str(flow_run.get_id() or f"local-{moment:%Y%m%dT%H%M%S%f}")
+        checked = check_all(extractions, config, layout, as_of)
+        result = record_history(checked, config, as_of, state, run_id, moment)
         for line in reader.finish(result, as_of):
+            logger.info("%s", line)
+        for line in remind(result, config, as_of, state, reminders):
             logger.info("%s", line)
         target = _output_dir(root, dated, final, as_of, config)
         meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
@@ -190,7 +238,7 @@ def consolidate_flow(
             point_latest(root, target)
         if final:
             freeze(target)
-    summary = summarise(result, target, as_of, files)
+    summary = run_summary(result, target, as_of, files)
     summary.lost_units = lost_units(extractions)
     logger.info("Done: %d/%d units found, %d errors, %d warnings", summary.units_found,
                 summary.units_expected, summary.errors, summary.warnings)

@@ -77,7 +77,7 @@ def role_values(index: ValueIndex, role: str) -> pd.Series:
 
 
 def unit_status(index: ValueIndex, chosen: dict[str, Extraction], config: Config,
-                as_of: date) -> pd.DataFrame:
+                as_of: date, completion: pd.Series | None = None) -> pd.DataFrame:
     """One row per expected unit: workbook found, completeness by section, timeliness."""
     units = config.units.active()
     codes = [u.code for u in units]
@@ -98,6 +98,9 @@ def unit_status(index: ValueIndex, chosen: dict[str, Extraction], config: Config
     frame["submission_status"] = frame["unit_code"].map(role_values(index, "status")).fillna("")
     frame["completion_date"] = frame["unit_code"].map(
         role_values(index, "completion_date")).fillna("")
+    if completion is not None:  # evidence from the audit history wins over a typed date
+        frame["completion_date"] = frame["unit_code"].map(completion).fillna(
+            frame["completion_date"])
     return timeliness(frame, config, as_of)
 
 
@@ -122,9 +125,25 @@ def _no_workbook_findings(chosen: dict[str, Extraction], config: Config) -> list
     ]
 
 
+@dataclass
+class Checked:
+    """Everything known before the per-unit summary: the indexed table and its findings."""
+
+    index: ValueIndex
+    lists: pd.DataFrame
+    findings: list[Finding]
+    chosen: dict[str, Extraction]
+
+
 def consolidate(extractions: list[Extraction], config: Config, layout: Layout, as_of: date,
                 rules: RuleSet | None = None) -> Consolidated:
     """All units' values in one tidy table, every finding, and the status of each unit."""
+    return summarise(check(extractions, config, layout, as_of, rules), config, as_of)
+
+
+def check(extractions: list[Extraction], config: Config, layout: Layout, as_of: date,
+          rules: RuleSet | None = None) -> Checked:
+    """One workbook per unit, one tidy table, and the findings of every value check."""
     chosen, findings = choose_workbooks(extractions, config)
     inactive = {u.code for u in config.units.units if not u.active}
     for extraction in extractions:
@@ -144,7 +163,7 @@ def consolidate(extractions: list[Extraction], config: Config, layout: Layout, a
     lists = _concat([e.lists for e in active], LIST_COLUMNS)
     index = sorted_index(values, layout)
     findings += check_values(index, lists, config, as_of, rules)
-    return summarise(index, lists, findings, chosen, config, as_of)
+    return Checked(index, lists, findings, chosen)
 
 
 def sorted_index(values: pd.DataFrame, layout: Layout) -> ValueIndex:
@@ -166,19 +185,27 @@ def check_values(index: ValueIndex, lists: pd.DataFrame, config: Config, as_of: 
     return findings + outlier_findings(wide, config, locator, names)
 
 
-def summarise(index: ValueIndex, lists: pd.DataFrame, findings: list[Finding],
-              chosen: dict[str, Extraction], config: Config, as_of: date) -> Consolidated:
-    """Status and timeliness per unit, the findings table and the reporting rate."""
+def summarise(checked: Checked, config: Config, as_of: date,
+              completion: pd.Series | None = None, extra: list[Finding] | None = None
+              ) -> Consolidated:
+    """Status and timeliness per unit, the findings table and the reporting rate.
+
+    `completion` (unit → ISO date) and `extra` findings come from the audit history, when the
+    flow keeps one: the summary is then made again with them.
+    """
+    index = checked.index
     layout = index.layout
-    status = unit_status(index, chosen, config, as_of)
+    status = unit_status(index, checked.chosen, config, as_of, completion)
     names = {u.code: u.full_name for u in config.units.units}
     locator = Locator(index.values, layout, index)
-    findings = (findings + missing_findings(index.values, layout, status, names, index)
+    findings = (checked.findings + list(extra or [])
+                + missing_findings(index.values, layout, status, names, index)
                 + timeliness_findings(status, config, layout, as_of, locator))
     frame = findings_frame(findings)
     status = count_findings(status, frame)
     values = index.values.drop(columns="pos")
-    return Consolidated(values, lists, frame, status, reporting_rate(status, as_of), chosen)
+    return Consolidated(values, checked.lists, frame, status, reporting_rate(status, as_of),
+                        checked.chosen)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
