@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 
 from flows.config import Config, Units, load_config
-from flows.core.consolidate import check_values, sorted_index, summarise
+from flows.core.consolidate import Checked, check_values, sorted_index, summarise
 from flows.core.extract import VALUE_COLUMNS, Extraction
 from flows.core.rules import load_rules
 from flows.layout import Layout, build_layout
@@ -92,7 +92,7 @@ def bench_checks(n: int) -> None:
     t3 = time.perf_counter()
     findings = check_values(index, lists, config, as_of, rules)
     t4 = time.perf_counter()
-    result = summarise(index, lists, findings, chosen, config, as_of)
+    result = summarise(Checked(index, lists, findings, chosen), config, as_of)
     t5 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = result.findings["severity"].value_counts().to_dict()
