@@ -227,3 +227,8 @@ def test_blank_required_cells_are_listed_once_per_tab(config, layout):
     assert b_tab.cell == first_blank and first_blank in b_tab.message
     assert b_tab.severity == WARNING and b_tab.unit_name == "Phường Tứ Hạ"
     assert len(found) == len({c.tab for c in layout.inputs if c.required and c.list_row is None})
+
+
+def test_no_unit_has_typed_a_completion_date_yet(config, layout):
+    rows = [status_row("P01", status="Đang nhập", done=""), status_row("P02", status="", done="")]
+    assert _findings(config, layout, rows, date(2023, 3, 10)) == set()

@@ -83,7 +83,7 @@ def timeliness_findings(status: pd.DataFrame, config: Config, layout: Layout,
     said_done = status["submission_status"] == labels[1]
     missing = status["required_total"] - status["required_filled"]
     has_date = typed.notna()
-    future = has_date & (typed.dt.date > as_of)
+    future = has_date & (typed > pd.Timestamp(as_of))
     checks = [  # (mask, rule, severity, at, message(row), instruction, expected(row))
         (said_done & (missing > 0), "complete-but-missing", ERROR, "status",
          lambda r: f"Đơn vị đã chọn “{labels[1]}” nhưng còn {r.missing} ô bắt buộc chưa nhập "
@@ -100,8 +100,8 @@ def timeliness_findings(status: pd.DataFrame, config: Config, layout: Layout,
         (future, "completion-date-future", ERROR, "completion_date",
          lambda r: f"Ngày hoàn thành {r.typed_text} là ngày trong tương lai.",
          "Ghi đúng ngày đã hoàn thành biểu.", lambda r: f"≤ {short_date(as_of)}"),
-        (has_date & ~future & (typed.dt.date < window.start), "completion-date-early", WARNING,
-         "completion_date",
+        (has_date & ~future & (typed < pd.Timestamp(window.start)), "completion-date-early",
+         WARNING, "completion_date",
          lambda r: f"Ngày hoàn thành {r.typed_text} trước thời gian tự kiểm tra "
                    f"({short_date(window.start)} – {short_date(window.end)}).",
          "Kiểm tra lại ngày hoàn thành.", lambda r: f"≥ {short_date(window.start)}"),
