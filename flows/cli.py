@@ -31,6 +31,10 @@ ConfigOption = Annotated[
 
 StateOption = Annotated[Path | None, typer.Option(
     "--state", help="Thư mục lịch sử số liệu và nhật ký thư nhắc (mặc định: <out>/state).")]
+PdfOption = Annotated[bool, typer.Option(
+    "--pdf/--no-pdf", help="Xuất thêm bản PDF của báo cáo (cần LibreOffice).")]
+
+
 class Reminders(StrEnum):
     send = "send"
     dry_run = "dry-run"
@@ -124,7 +128,8 @@ def status_table(status_rows: list[dict], title: str) -> Table:
 
 def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Path | None,
                      verbose: bool, registry: Path | None = None, units: list[str] | None = None,
-                     final: bool = False, state: Path | None = None, reminders: str = "dry-run"):
+                     final: bool = False, state: Path | None = None, reminders: str = "dry-run",
+                     pdf: bool = True):
     """Run the flow; a run that lost units still returns its summary (and is marked Failed)."""
     prefect_env.configure(verbose)
     from flows.pipeline import consolidate_flow
@@ -136,7 +141,7 @@ def _run_consolidate(source: str, out: Path, as_of: date | None, config_dir: Pat
                              str(config_dir) if config_dir else None,
                              str(registry) if registry else None, units, final,
                              state_dir=str(state) if state else None, reminders=reminders,
-                             return_state=True)
+                             pdf=pdf, return_state=True)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         err.print(f"[bold red]Lần chạy bị lỗi:[/] {summary}")
@@ -161,8 +166,12 @@ def _print_summary(summary, out: Path) -> None:
         f"(tỷ lệ báo cáo {percent(summary.reporting_rate)}), đúng hạn: "
         f"{summary.units_on_time}/{summary.units_expected}; "
         f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.", highlight=False)
-    console.print(f"Kết quả đã ghi vào: [bold]{summary.out_dir}[/] — mở findings.xlsx để xem các "
-                  "ô cần sửa (cùng values.csv, findings.csv, status.csv, reporting.csv).")
+    console.print(f"Kết quả đã ghi vào: [bold]{summary.out_dir}[/] — báo cáo bao-cao.docx "
+                  "(report.html, phu-luc.xlsx); findings.xlsx liệt kê các ô cần sửa (cùng "
+                  "values.csv, findings.csv, status.csv, reporting.csv).")
+    if not any(name.endswith(".pdf") for name in summary.files):
+        console.print("Không có bản PDF: máy này chưa cài LibreOffice (soffice) hoặc đã tắt "
+                      "bằng --no-pdf.", style="dim")
     if summary.lost_units:
         err.print(f"[bold red]Không đọc được: {', '.join(summary.lost_units)}[/] — xem "
                   "findings.csv; các đơn vị khác đã được tổng hợp.")
@@ -186,12 +195,13 @@ def consolidate(
         "--final", help="Bản chính thức: báo cáo có số, ngày; kết quả được khoá lại.")] = False,
     state: StateOption = None,
     reminders: RemindOption = Reminders.dry_run,
+    pdf: PdfOption = True,
 ) -> None:
-    """Đọc mọi bảng tính, kiểm tra và ghi bảng tổng hợp (chạy bằng Prefect)."""
+    """Đọc mọi bảng tính, kiểm tra, ghi bảng tổng hợp và báo cáo (chạy bằng Prefect)."""
     _config(config_dir)
     subset = [u.strip() for u in units.split(",") if u.strip()] if units else None
     summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry,
-                               subset, final, state, reminders.value)
+                               subset, final, state, reminders.value, pdf)
     _print_summary(summary, out)
     if summary.lost_units:
         raise typer.Exit(3)
@@ -206,6 +216,7 @@ def demo(
         "--as-of", help="Ngày tính (YYYY-MM-DD); mặc định 2023-04-05, sau hạn báo cáo.")] = None,
     config_dir: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Hiện nhật ký Prefect.")] = False,
+    pdf: PdfOption = True,
 ) -> None:
     """Tạo bộ dữ liệu mẫu (một tệp mỗi đơn vị, có vài lỗi cố ý) rồi chạy tổng hợp."""
     from flows.demo import DEMO_AS_OF, build_workspace
@@ -218,7 +229,7 @@ def demo(
         console.print(f"  • {plant.unit}: {plant.what}", highlight=False)
     out = workspace / "ket-qua"
     summary = _run_consolidate(str(workspace / "nguon"), out, _parse_date(as_of) or DEMO_AS_OF,
-                               config_dir, verbose)
+                               config_dir, verbose, pdf=pdf)
     _print_summary(summary, out)
 
 

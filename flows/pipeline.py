@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed
@@ -27,6 +28,7 @@ from flows.history import History, completion_dates
 from flows.layout import Layout, build_layout
 from flows.outputs.findings_xlsx import write_findings_xlsx
 from flows.reminders import send_reminders
+from flows.report import ReportFiles, render_report, summary_markdown
 from flows.rundirs import freeze, new_run_dir, point_latest, run_lock
 from flows.sources.base import Source
 from flows.sources.xlsx import XlsxFolderSource
@@ -141,6 +143,27 @@ def write_outputs(result: Consolidated, out_dir: Path, meta: dict) -> list[str]:
     return [str(path) for path in written]
 
 
+@task(cache_policy=NO_CACHE)
+def write_report(result: Consolidated, config: Config, layout: Layout, out_dir: Path,
+                 as_of: date, final: bool, pdf: bool) -> ReportFiles:
+    """The Word report, its HTML view, the appendix workbook, charts and (with LibreOffice) PDF."""
+    files = render_report(result, config, layout, out_dir, as_of, final=final, pdf=pdf)
+    if files.note:
+        get_run_logger().warning("%s", files.note)
+    return files
+
+
+def publish_artifacts(result: Consolidated, config: Config, files: ReportFiles) -> None:
+    """The unit status table and a run summary, under stable keys so the UI keeps history."""
+    columns = ["unit_code", "unit_name", "completeness", "timeliness", "days_late", "errors",
+               "warnings", "access"]
+    table = result.status[columns].astype(object).where(result.status[columns].notna(), "")
+    create_table_artifact(table=table.to_dict("records"), key="giamsat-unit-status",
+                          description="Tình hình nhập liệu của từng đơn vị")
+    create_markdown_artifact(markdown=summary_markdown(result, config, files),
+                             key="giamsat-run-summary", description="Tóm tắt lần tổng hợp")
+
+
 def run_summary(result: Consolidated, out_dir: Path, as_of: date, files: list[str]) -> RunSummary:
     status = result.status
     severities = result.findings["severity"]
@@ -190,7 +213,7 @@ def consolidate_flow(
     source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
     registry: str | None = None, units: list[str] | None = None, final: bool = False,
     dated: bool = False, state_dir: str | None = None, reminders: str = "dry-run",
-    now: datetime | None = None,
+    now: datetime | None = None, pdf: bool = True,
 ) -> RunSummary:
     """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
     consolidated tables.
@@ -199,7 +222,8 @@ def consolidate_flow(
     `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
     and repoints `out/latest`. The audit history and the reminder log live in `state_dir`
     (default `out/state`); `reminders` is `send`, `dry-run` (drafts as .eml files) or `off`;
-    `now` stands in for the clock in simulations. A run that could not read some unit ends
+    `now` stands in for the clock in simulations; `pdf` asks LibreOffice for a PDF of the
+    report when it is installed. A run that could not read some unit ends
     Failed, with every output written for the others.
     """
     logger = get_run_logger()
@@ -234,6 +258,9 @@ def consolidate_flow(
                 "reporting": result.reporting.iloc[0].to_dict(),
                 "finished": datetime.now(config.plan.tz).isoformat(timespec="seconds")}
         files = write_outputs(result, target, meta)
+        report = write_report(result, config, layout, target, as_of, final, pdf)
+        files += [str(path) for path in report.paths()]
+        publish_artifacts(result, config, report)
         if dated and not final:
             point_latest(root, target)
         if final:

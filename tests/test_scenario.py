@@ -143,7 +143,7 @@ def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
         before = len(smtp_inbox.messages)
         night = datetime(day.year, day.month, day.day, 23, 0, tzinfo=tz)
         summary = consolidate_flow(str(source), str(out), day, str(config_dir), None, UNITS,
-                                   reminders="send", now=night)
+                                   reminders="send", now=night, pdf=False)
         assert summary.units_expected == 3
         status = pd.read_csv(out / "status.csv", keep_default_na=False).set_index("unit_code")
         for code in UNITS:

@@ -1,0 +1,490 @@
+"""The consolidated report: Decree 30/2020 layout, numbers equal to the data, honest totals,
+Vietnamese formatting, draft and final, HTML, formulas in phu-luc.xlsx, charts, PDF."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+import zipfile
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import answers_for
+from docx import Document
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from openpyxl import load_workbook
+
+from flows.core.consolidate import consolidate
+from flows.core.extract import extract_workbook
+from flows.core.rules import load_rules
+from flows.layout import build_layout, make_key
+from flows.report import pdf as pdf_module
+from flows.report import render_report, summary_markdown
+from flows.report.appendix_xlsx import DATA_SHEET
+from flows.report.charts import font_has_glyphs, font_path
+from flows.report.content import build_content
+from flows.report.measure import text_width_pt
+from flows.report.model import COVERAGE, TOTAL, UNIT
+from flows.report.template_builder import build_template
+from flows.report.wording import TEMPLATES_DIR, load_wording
+from flows.sources.xlsx import read_workbook, write_template
+
+AS_OF = date(2023, 4, 5)
+MISSING = "X04"  # this unit never sends a workbook
+TYPO_UNIT = "P02"  # this one typed a number in words: one blank cell, one error
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def result(config, layout, tmp_path_factory):
+    """8 of the 9 units report; one typed “mười” into a number cell."""
+    folder = tmp_path_factory.mktemp("nguon")
+    units = config.units.by_code()
+    for unit in config.units.active():
+        if unit.code == MISSING:
+            continue
+        answers = answers_for(config, unit.code)
+        if unit.code == TYPO_UNIT:
+            answers[make_key("B5.1", "", 2021)] = "mười"
+        write_template(build_layout(config, unit), folder / f"{unit.code}.xlsx", answers)
+    extractions = [extract_workbook(read_workbook(path), layout, units)
+                   for path in sorted(folder.glob("*.xlsx"))]
+    rules = load_rules(config.directory / "rules.yaml", config.form, config.plan)
+    return consolidate(extractions, config, layout, AS_OF, rules)
+
+
+@pytest.fixture(scope="module")
+def final_config(config):
+    report = config.plan.report.model_copy(update={"number": "5"})
+    return config.model_copy(update={"plan": config.plan.model_copy(update={"report": report})})
+
+
+@pytest.fixture(scope="module")
+def draft(result, config, layout, tmp_path_factory):
+    return render_report(result, config, layout, tmp_path_factory.mktemp("draft"), AS_OF,
+                         final=False, pdf=False)
+
+
+@pytest.fixture(scope="module")
+def final(result, final_config, layout, tmp_path_factory):
+    return render_report(result, final_config, layout, tmp_path_factory.mktemp("final"), AS_OF,
+                         final=True, pdf=False)
+
+
+@pytest.fixture(scope="module")
+def content(result, config):
+    return build_content(result, config, AS_OF, False, load_wording())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def all_paragraphs(document):
+    """Every paragraph of the body, tables included, in document order."""
+    from docx.text.paragraph import Paragraph
+
+    return [Paragraph(p, document) for p in document.element.body.iter(qn("w:p"))]
+
+
+def body_text(path: Path) -> str:
+    return "\n".join(p.text for p in all_paragraphs(Document(str(path))))
+
+
+def header_texts(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        parts = [archive.read(n).decode() for n in archive.namelist()
+                 if re.match(r"word/header\d*\.xml", n)]
+    return " ".join(re.sub(r"<[^>]+>", "", part) for part in parts)
+
+
+def appendix_tables(document):
+    return [t for t in document.tables if t.style is not None and t.style.name == "Table Grid"]
+
+
+def parse_vn(text: str) -> float | None:
+    """"1.234" → 1234, "12,5" → 12.5; "" → None."""
+    text = text.strip().rstrip("*")
+    if not text:
+        return None
+    return float(text.replace(".", "").replace(",", "."))
+
+
+def expected_matrix(result) -> dict[tuple[str, str], float]:
+    """(unit, value key) → number, straight from the consolidated tidy table."""
+    values = result.values.copy()
+    values["number"] = pd.to_numeric(values["value"], errors="coerce")
+    values = values[values["number"].notna()]
+    return {(r.unit_code, make_key(r.indicator, r.breakdown or "",
+                                   None if pd.isna(r.year) else int(r.year))): float(r.number)
+            for r in values.itertuples()}
+
+
+def mm(length) -> float:
+    return length / Mm(1)
+
+
+# --------------------------------------------------------------------------- Decree 30 layout
+
+
+def test_header_block_number_date_title_and_signature(draft, config):
+    document = Document(str(draft.docx))
+    text = body_text(draft.docx)
+    report = config.plan.report
+    for needed in ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+                   "Số: …/BC-UBND", f"{report.place}, ngày … tháng … năm …", "BÁO CÁO",
+                   report.title, "Nơi nhận:", "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH",
+                   "PHÓ CHỦ TỊCH", report.signer.name, "I. TÌNH HÌNH", "II. KẾT QUẢ",
+                   "III. TỒN TẠI", "IV. ĐỀ XUẤT", "Phụ lục I", "(Kèm theo Báo cáo số"]:
+        assert needed in text, needed
+    header = document.tables[0]  # the borderless two-column header block
+    borders = header._tbl.tblPr.find(qn("w:tblBorders"))
+    assert {b.get(qn("w:val")) for b in borders} == {"nil"}
+    left = [p for p in header.cell(0, 0).paragraphs if p.text.strip()]
+    assert [p.text for p in left] == ["ỦY BAN NHÂN DÂN", "THỊ XÃ HƯƠNG TRÀ"]
+    assert all(p.style.font.bold for p in left)
+    right = [p for p in header.cell(0, 1).paragraphs if p.text.strip()]
+    assert right[0].style.font.bold and right[0].style.font.size.pt in (12, 13)
+    assert right[1].style.font.bold and right[1].style.font.size.pt in (13, 14)
+    assert header.cell(1, 1).paragraphs[0].style.font.italic  # place and date
+    assert header.cell(1, 0).paragraphs[0].style.font.size.pt == 13
+    signature = document.tables[1]
+    recipients = [p for p in signature.cell(0, 0).paragraphs if p.text.strip()]
+    assert recipients[0].text == "Nơi nhận:"
+    assert recipients[0].style.font.bold and recipients[0].style.font.italic
+    assert recipients[0].style.font.size.pt == 12
+    assert all(p.style.font.size.pt == 11 for p in recipients[1:])
+    assert recipients[-1].text.startswith("- Lưu: VT")
+    signer = [p for p in signature.cell(0, 1).paragraphs if p.text.strip()]
+    assert [p.text for p in signer] == ["TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH",
+                                        report.signer.name]
+    assert all(p.style.font.bold for p in signer)
+
+
+def test_rules_under_issuer_motto_and_title(draft):
+    """Motto rule as long as the motto; issuer and title rules 1/3–1/2 of their text."""
+    document = Document(str(draft.docx))
+    rules = [p for p in all_paragraphs(document) if p.style.name in ("BC Ke ngan", "BC Ke dai")]
+    assert len(rules) >= 3 + 1  # issuer, motto, title, and one per appendix
+    header = document.tables[0]
+
+    def rule_width(p, container_mm: float) -> float:
+        ind = p._p.pPr.find(qn("w:ind"))
+        return container_mm - 2 * int(ind.get(qn("w:left"))) * 25.4 / 1440
+
+    cell_mm = int(header.cell(0, 1)._tc.tcPr.find(qn("w:tcW")).get(qn("w:w"))) * 25.4 / 1440 - 2
+    motto_rule = [p for p in header.cell(0, 1).paragraphs if p.style.name == "BC Ke dai"][0]
+    motto = text_width_pt("Độc lập - Tự do - Hạnh phúc", 13, bold=True) * 25.4 / 72
+    assert rule_width(motto_rule, cell_mm) == pytest.approx(motto, abs=0.5)
+    left_mm = int(header.cell(0, 0)._tc.tcPr.find(qn("w:tcW")).get(qn("w:w"))) * 25.4 / 1440 - 2
+    issuer_rule = [p for p in header.cell(0, 0).paragraphs if p.style.name == "BC Ke ngan"][0]
+    issuer = text_width_pt("THỊ XÃ HƯƠNG TRÀ", 13, bold=True) * 25.4 / 72
+    assert issuer / 3 <= rule_width(issuer_rule, left_mm) <= issuer / 2
+    for p in rules:  # a top border draws the rule
+        assert p.style.element.pPr.find(qn("w:pBdr")).find(qn("w:top")) is not None
+
+
+def test_page_size_margins_and_page_numbers(draft):
+    document = Document(str(draft.docx))
+    sections = document.sections
+    assert len(sections) >= 2
+    for i, section in enumerate(sections):
+        size = sorted((round(mm(section.page_width)), round(mm(section.page_height))))
+        assert size == [210, 297]  # A4
+        landscape = section.page_width > section.page_height
+        assert landscape == (i > 0)  # body portrait, appendices landscape
+        assert 20 <= mm(section.top_margin) <= 25 and 20 <= mm(section.bottom_margin) <= 25
+        assert 30 <= mm(section.left_margin) <= 35 and 15 <= mm(section.right_margin) <= 20
+        assert 10 <= mm(section.header_distance) < mm(section.top_margin)  # number in margin
+        assert section.different_first_page_header_footer
+        if i > 0:  # each appendix numbers its own pages
+            assert section._sectPr.find(qn("w:pgNumType")).get(qn("w:start")) == "1"
+    first = sections[0]
+    page_field = first.header._element.xml
+    assert "PAGE" in page_field and "fldChar" in page_field
+    number = first.header.paragraphs[0]
+    assert number.alignment is None or number.style.paragraph_format.alignment == 1  # centred
+    assert "PAGE" not in first.first_page_header._element.xml  # no number on page 1
+
+
+def test_times_new_roman_everywhere_and_body_paragraphs(draft):
+    document = Document(str(draft.docx))
+    fonts = set()
+    for p in all_paragraphs(document):
+        style = p.style
+        while style is not None and style.font.name is None:
+            style = style.base_style
+        fonts.add(style.font.name if style is not None else None)
+        for run in p.runs:
+            if run.font.name:
+                fonts.add(run.font.name)
+    assert fonts == {"Times New Roman"}
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    assert all(f.get(qn("w:ascii")) == "Times New Roman" for f in defaults.iter(qn("w:rFonts")))
+    body = document.styles["BC Noi dung"]
+    fmt = body.paragraph_format
+    assert 13 <= body.font.size.pt <= 14
+    assert fmt.alignment == 3  # justified
+    assert 10 <= mm(fmt.first_line_indent) <= 12.7 + 0.01
+    assert fmt.space_after.pt >= 6
+    assert 1.0 <= fmt.line_spacing <= 1.5
+    appendix = document.styles["BC Phu luc"]
+    assert appendix.font.size.pt == 14 and appendix.font.bold
+    assert document.styles["BC Kem theo"].font.italic
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+def test_docx_appendix_numbers_equal_the_data_and_totals_the_sums(draft, content, result):
+    document = Document(str(draft.docx))
+    rendered = appendix_tables(document)
+    tables = [t for a in content.appendices for t in a.tables]
+    assert len(rendered) == len(tables)
+    data = expected_matrix(result)
+    checked = 0
+    for docx_table, table in zip(rendered, tables, strict=True):
+        if table.key == "status" or not table.units():
+            continue
+        depth = len(table.header)
+        rows = docx_table.rows[depth:]
+        assert len(rows) == len(table.rows)
+        header = [c.text for c in docx_table.rows[0].cells]
+        for column in table.columns:  # the header names the indicator and the year
+            assert any(h.startswith(f"{column.indicator}.") for h in header)
+        units = [r.unit_code for r in table.units()]
+        for j, column in enumerate(table.columns):
+            cells = [rows[i].cells[2 + j].text for i in range(len(rows))]
+            key = make_key(column.indicator, column.breakdown, column.year)
+            if column.kind == "yesno":
+                continue
+            numbers = []
+            for i, code in enumerate(units):
+                expected = data.get((code, key))
+                assert parse_vn(cells[i]) == expected, (table.key, key, code)
+                if expected is not None:
+                    numbers.append(expected)
+                checked += 1
+            kinds = [r.kind for r in table.rows]
+            total = parse_vn(cells[kinds.index(TOTAL)])
+            assert total == (sum(numbers) if numbers else None)
+            assert cells[kinds.index(COVERAGE)] == f"{len(numbers)}/9"
+    assert checked > 500
+
+
+def evaluate(wb, sheet, formula: str) -> object:
+    """The few formulas phu-luc.xlsx uses, computed here to check them."""
+
+    def cells(ref: str) -> list[object]:
+        where, _, span = ref.rpartition("!")
+        ws = wb[where.strip("'")] if where else wb[sheet]
+        return [c.value for row in ws[span] for c in row]
+
+    def numbers(ref: str) -> list[float]:
+        return [v for v in cells(ref) if isinstance(v, int | float) and not isinstance(v, bool)]
+
+    if m := re.fullmatch(r"=SUM\((.+)\)", formula):
+        return sum(numbers(m.group(1)))
+    if m := re.fullmatch(r'=COUNT\((.+)\)&"/(\d+)"', formula):
+        return f"{len(numbers(m.group(1)))}/{m.group(2)}"
+    if m := re.fullmatch(r'=COUNTA\((.+)\)&"/(\d+)"', formula):
+        return f"{sum(v not in (None, '') for v in cells(m.group(1)))}/{m.group(2)}"
+    if m := re.fullmatch(r'=COUNTIF\((.+),"(.+)"\)', formula):
+        return sum(v == m.group(2) for v in cells(m.group(1)))
+    raise AssertionError(f"unexpected formula {formula}")
+
+
+def test_xlsx_appendix_values_and_formulas(draft, content, result):
+    wb = load_workbook(draft.xlsx)
+    data = expected_matrix(result)
+    codes = list(result.status["unit_code"])
+    formulas = 0
+    for appendix in content.appendices:
+        ws = wb[appendix.sheet]
+        captions = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+        for table in appendix.tables:
+            top = captions[table.caption] + 1 + len(table.header)
+            for i, row in enumerate(table.rows):
+                for j, (cell, column) in enumerate(zip(row.cells, table.columns, strict=True)):
+                    value = ws.cell(top + i, 3 + j).value
+                    if isinstance(value, str) and value.startswith("="):
+                        value = evaluate(wb, appendix.sheet, value)
+                        formulas += 1
+                    key = make_key(column.indicator, column.breakdown, column.year)
+                    if table.key == "status":
+                        if row.kind == UNIT:
+                            assert (value if value is not None else "") == (
+                                cell.value if cell.value is not None else "")
+                    elif row.kind == UNIT and column.kind in ("integer", "money"):
+                        assert value == data.get((row.unit_code, key))
+                    elif row.kind == TOTAL and column.kind in ("integer", "money"):
+                        units = [data[(c, key)] for c in codes if (c, key) in data]
+                        assert value == (sum(units) if units else None)
+                    elif cell.key is not None and row.kind != COVERAGE:
+                        units = [data[(c, make_key(*cell.key))] for c in codes
+                                 if (c, make_key(*cell.key)) in data]
+                        assert value == (sum(units) if units else None)
+                    elif row.kind == COVERAGE:
+                        assert value == cell.text
+                    elif row.kind == TOTAL and column.kind == "yesno":
+                        assert value == cell.value
+    assert formulas > 200
+    assert ws.title.startswith("PL") and wb.sheetnames[-1] == DATA_SHEET
+    status = wb["PL I"]
+    texts = [c.value for row in status.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(t.startswith("=SUM(") for t in texts)  # errors and warnings are summed too
+
+
+def test_missing_unit_is_named_in_every_total(draft, final, result):
+    text = body_text(draft.docx)
+    assert "số liệu của 8/9 đơn vị" in text
+    assert "số liệu của 7/9 đơn vị" in text  # the column where one unit typed “mười”
+    assert "Xã Hương Bình" in text and "chưa có bảng tính" in text
+    html = draft.html.read_text(encoding="utf-8")
+    assert "số liệu của 8/9 đơn vị" in html
+    document = Document(str(draft.docx))
+    coverage = [row.cells[2].text for t in appendix_tables(document) for row in t.rows
+                if row.cells[1].text == "Số đơn vị có số liệu"]
+    assert coverage and set(coverage) <= {"8/9", "7/9"}
+
+
+def test_sentences_change_highest_lowest_and_free_text(draft, result, config):
+    text = body_text(draft.docx)
+    assert re.search(r"Năm 2022, toàn thị xã có [\d.]+ buổi tuyên truyền, truyền thông trực "
+                     r"tiếp \(số liệu của 8/9 đơn vị\), (tăng|giảm) [\d,]+% so với năm 2021; "
+                     r"cao nhất là .+ \([\d.]+ buổi\), thấp nhất là .+\.", text)
+    assert re.search(r"Đến thời điểm báo cáo năm 2023, toàn thị xã có [\d.]+ trẻ em có hoàn "
+                     r"cảnh đặc biệt", text)
+    problems = text.split("III. TỒN TẠI")[1].split("IV. ĐỀ XUẤT")[0]
+    proposals = text.split("IV. ĐỀ XUẤT")[1].split("Trên đây là báo cáo")[0]
+    assert re.search(r"^- Xã Bình Tiến: .+\.$", problems, re.M)
+    assert re.search(r"^- Phường Tứ Hạ: Đề nghị .+\.$", proposals, re.M)
+    assert "(Chưa có ý kiến của: Xã Hương Bình.)" in proposals
+    quality = text.split("2. Chất lượng số liệu")[1].split("II. KẾT QUẢ")[0]
+    assert re.search(r"- Phường Hương Văn: [1-9]\d* lỗi, \d+ cảnh báo; chủ yếu: .*“mười”",
+                     quality)
+
+
+def test_vietnamese_number_and_date_formats(draft, final, result):
+    text = body_text(draft.docx) + body_text(final.docx)
+    assert result.reporting["reporting_rate"].iloc[0] == 77.8  # 7 of 9 complete
+    assert "tỷ lệ 77,8%" in text
+    assert re.search(r"\d{1,3}(\.\d{3})+ đồng", text)  # money with separators, in đồng
+    assert re.search(r"\b\d{1,3}\.\d{3}\b", text)  # thousands with a dot
+    assert not re.search(r"\b\d{1,3},\d{3}(?!\d)(?!,)\b(?! *%)", text.replace("z = ", ""))
+    assert "Hương Trà, ngày 05 tháng 4 năm 2023" in text
+    assert "ngày 31 tháng 3 năm 2023" in text  # the deadline
+    for paragraph in text.splitlines():
+        assert unicodedata.is_normalized("NFC", paragraph)
+    html = final.html.read_text(encoding="utf-8")
+    assert unicodedata.is_normalized("NFC", html)
+
+
+def test_draft_and_final(draft, final):
+    draft_text, final_text = body_text(draft.docx), body_text(final.docx)
+    assert "DỰ THẢO" in header_texts(draft.docx)
+    assert "DỰ THẢO" not in header_texts(final.docx) and "DỰ THẢO" not in final_text
+    assert "Số: 05/BC-UBND" in final_text  # "5" in plan.yaml, leading zero below 10
+    assert "(Kèm theo Báo cáo số 05/BC-UBND ngày 05 tháng 4 năm 2023 của Ủy ban nhân dân " \
+           "thị xã Hương Trà)" in final_text
+    assert "Số: …/BC-UBND" in draft_text and "ngày … tháng … năm …" in draft_text
+    assert "DỰ THẢO" in draft.html.read_text(encoding="utf-8")
+    assert "DỰ THẢO" not in final.html.read_text(encoding="utf-8")
+    assert draft.final is False and final.final is True
+
+
+# --------------------------------------------------------------------------- HTML, files
+
+
+class _Outline(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tag, self.headings, self.tables, self.images, self.app = None, [], 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tag = tag
+        self.tables += tag == "table" and ("class", "data") in attrs
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        if self.tag == "h2" and data.strip():
+            self.headings.append(data.strip())
+        if self.tag == "p" and data.startswith("Phụ lục "):
+            self.app.append(data.strip())
+
+
+def test_html_has_the_same_sections_tables_and_charts(draft, content):
+    outline = _Outline()
+    outline.feed(draft.html.read_text(encoding="utf-8"))
+    assert outline.headings == [s.heading for s in content.sections]
+    assert outline.app == [f"Phụ lục {a.number}" for a in content.appendices]
+    assert outline.tables == sum(len(a.tables) for a in content.appendices)
+    assert len(outline.images) == 2 and all(i.startswith("data:image/png;base64,")
+                                            for i in outline.images)
+    docx_text = body_text(draft.docx)
+    for section in content.sections:
+        assert section.heading in docx_text
+
+
+def test_atomic_rewrite_and_a_note_when_libreoffice_is_missing(draft, result, config, layout,
+                                                                monkeypatch):
+    out = draft.docx.parent
+    (out / "bao-cao.pdf").write_bytes(b"%PDF old")  # last night's file must not linger
+    monkeypatch.setattr(pdf_module.shutil, "which", lambda name: None)
+    files = render_report(result, config, layout, out, AS_OF)  # again, over the same files
+    assert files.pdf is None and "LibreOffice" in files.note and "soffice" in files.note
+    names = sorted(p.name for p in out.iterdir())
+    assert "bao-cao.pdf" not in names
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")]
+    assert {"bao-cao.docx", "report.html", "phu-luc.xlsx", "bieu-do-hoan-thanh.png",
+            "bieu-do-xu-huong.png"} <= set(names)
+    assert all(p.exists() for p in files.paths())
+
+
+def test_summary_markdown(draft, result, config):
+    text = summary_markdown(result, config, draft)
+    assert "77,8%" in text and "Xã Hương Bình" in text and str(draft.docx) in text
+    assert "Bản PDF: chưa có" in text and "dự thảo" in text
+
+
+def test_chart_font_has_vietnamese_glyphs(tmp_path):
+    path = font_path()
+    assert path.name.startswith("DejaVuSans")
+    assert font_has_glyphs("ữ ạ ằ ỗ Ư Đ đ ơ ẫ Ỹ", path)
+    # the check is not vacuous: a font without Vietnamese letters fails it
+    computer_modern = path.parent / "cmr10.ttf"
+    assert computer_modern.exists() and not font_has_glyphs("ữạằỗ", computer_modern)
+
+
+def test_template_is_reproducible_and_committed(tmp_path):
+    first, second = build_template(tmp_path / "a.docx"), build_template(tmp_path / "b.docx")
+    with zipfile.ZipFile(first) as a, zipfile.ZipFile(second) as b:
+        for name in ("word/document.xml", "word/styles.xml", "word/header1.xml"):
+            assert a.read(name) == b.read(name)
+    committed = TEMPLATES_DIR / "bao-cao.docx"
+    assert committed.is_file()
+    text = body_text(committed)
+    assert "{{ header.title }}" in text and "{%p for s in sections %}" in text
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None,
+                    reason="LibreOffice (soffice) không có trên máy này: "
+                           "apt-get install libreoffice-writer-nogui fonts-liberation")
+def test_pdf_with_libreoffice(result, final_config, layout, tmp_path):
+    files = render_report(result, final_config, layout, tmp_path, AS_OF, final=True)
+    assert files.pdf is not None and files.note == ""
+    data = files.pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert pages >= 5
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
