@@ -232,6 +232,7 @@ def consolidate_flow(
     layout = build_layout(config)
     root = Path(out)
     with run_lock(root):
+        started = datetime.now(config.plan.tz).isoformat(timespec="microseconds")
         reader = make_source(source, config, registry)
         refs = reader.refs()
         logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
@@ -255,8 +256,8 @@ def consolidate_flow(
                 "form_version": config.form.version, "workbooks": len(refs),
                 "units": units or "all", "final": final,
                 "flow_run_id": str(flow_run.get_id() or ""),
-                "reporting": result.reporting.iloc[0].to_dict(),
-                "finished": datetime.now(config.plan.tz).isoformat(timespec="seconds")}
+                "reporting": result.reporting.iloc[0].to_dict(), "started": started,
+                "finished": datetime.now(config.plan.tz).isoformat(timespec="microseconds")}
         files = write_outputs(result, target, meta)
         report = write_report(result, config, layout, target, as_of, final, pdf)
         files += [str(path) for path in report.paths()]
