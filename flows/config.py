@@ -306,7 +306,9 @@ def describe_error(error: dict[str, Any]) -> str:
     if template is None:
         text = error["msg"].removeprefix("Value error, ")
     else:
-        text = template.format(**(error.get("ctx") or {}))
+        context = {k: str(v).replace(" or ", " hoặc ") for k, v in
+                   (error.get("ctx") or {}).items()}
+        text = template.format(**context)
     if error["type"] not in ("missing",) and "input" in error:
         shown = repr(error["input"])
         if len(shown) <= 60:
@@ -406,6 +408,18 @@ def _plan_problems(plan: Plan) -> list[str]:
     return [f"plan.yaml: {p}" for p in problems]
 
 
+def _report_problems(plan: Plan, form: Form) -> list[str]:
+    """Indicator codes the report names must exist in the form."""
+    codes = {item.code for item in form.items()}
+    problems = []
+    for key in ("key_indicators", "highlights", "problems", "proposals"):
+        for i, code in enumerate(getattr(plan.report, key)):
+            if code not in codes:
+                problems.append(f"plan.yaml: report.{key}[{i}]: không có chỉ tiêu {code!r} "
+                                "trong biểu mẫu (form.yaml)")
+    return problems
+
+
 def _units_problems(units: Units) -> list[str]:
     problems = []
     codes = [unit.code for unit in units.units]
@@ -433,6 +447,8 @@ def load_config(directory: Path | str | None = None) -> Config:
         problems += _units_problems(parsed["units"])
     if "plan" in parsed:
         problems += _plan_problems(parsed["plan"])
+    if "form" in parsed and "plan" in parsed:
+        problems += _report_problems(parsed["plan"], parsed["form"])
     if (folder / "quality.yaml").is_file():
         try:
             parsed["quality"] = _parse(Quality, folder / "quality.yaml")

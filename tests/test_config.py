@@ -103,3 +103,15 @@ def test_the_cli_prints_config_problems_without_a_traceback(config_copy, tmp_pat
     assert result.exit_code == 2
     assert "units.yaml: units[0].kind" in result.output
     assert "Traceback" not in result.output
+
+
+def test_report_indicators_must_exist_in_the_form(config_copy):
+    edit(config_copy / "plan.yaml", lambda d: d["report"].update(key_indicators=["C1", "C99"]))
+    assert problems(config_copy) == [
+        "plan.yaml: report.key_indicators[1]: không có chỉ tiêu 'C99' trong biểu mẫu (form.yaml)"]
+
+
+def test_allowed_values_are_listed_in_vietnamese(config_copy):
+    edit(config_copy / "units.yaml", lambda d: d["units"][0].update(kind="làng"))
+    [problem] = problems(config_copy)
+    assert " hoặc " in problem and " or " not in problem
