@@ -125,6 +125,15 @@ def test_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, prefect_api
 
     book = load_workbook(out / "findings.xlsx", read_only=True)
     assert book.sheetnames[0] == "Tổng hợp" and "X01 Xã Hương Toàn" in book.sheetnames
+    # the report and the Prefect artifacts the UI shows, under stable keys
+    for name in ("bao-cao.docx", "report.html", "phu-luc.xlsx"):
+        assert (out / name).is_file()
+    from prefect.artifacts import Artifact
+
+    summary = Artifact.get("giamsat-run-summary")
+    assert "66,7%" in summary.data and "bao-cao.docx" in summary.data
+    table = json.loads(Artifact.get("giamsat-unit-status").data)
+    assert {row["unit_code"]: row["timeliness"] for row in table}["P05"] == "Hoàn thành trễ hạn"
 
 
 def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbook, prefect_api):
