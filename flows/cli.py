@@ -45,13 +45,17 @@ RemindOption = Annotated[Reminders, typer.Option(
     "--reminders", help="Thư nhắc: send (gửi), dry-run (chỉ ghi tệp .eml) hoặc off.")]
 
 
+def _print_problems(exc: ConfigError) -> None:
+    err.print("[bold red]Lỗi cấu hình[/] — sửa các chỗ sau rồi chạy lại:")
+    for problem in exc.problems:
+        err.print(f"  • {problem}", markup=False, highlight=False)
+
+
 def _config(directory: Path | None):
     try:
         return load_config(directory)
     except ConfigError as exc:
-        err.print("[bold red]Lỗi cấu hình[/] — sửa các chỗ sau rồi chạy lại:")
-        for problem in exc.problems:
-            err.print(f"  • {problem}", markup=False, highlight=False)
+        _print_problems(exc)
         raise typer.Exit(2) from None
 
 
@@ -198,7 +202,15 @@ def consolidate(
     pdf: PdfOption = True,
 ) -> None:
     """Đọc mọi bảng tính, kiểm tra, ghi bảng tổng hợp và báo cáo (chạy bằng Prefect)."""
-    _config(config_dir)
+    config = _config(config_dir)
+    if source == "google":
+        from flows.google.commands import preflight
+
+        try:  # a missing google.yaml or key file: a message, not a traceback
+            preflight(config)
+        except ConfigError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from None
     subset = [u.strip() for u in units.split(",") if u.strip()] if units else None
     summary = _run_consolidate(source, out, _parse_date(as_of), config_dir, verbose, registry,
                                subset, final, state, reminders.value, pdf)
@@ -279,9 +291,18 @@ def history(
         with History(folder=state) as store:
             print_history(store, unit.upper(), key, tz=config.plan.tz, console=console)
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"  • {problem}", markup=False, highlight=False)
+        _print_problems(exc)
         raise typer.Exit(2) from None
+
+
+def _register_google_commands() -> None:
+    from flows.google import commands
+
+    app.command("provision")(commands.provision)
+    app.command("google-emulator")(commands.google_emulator)
+
+
+_register_google_commands()
 
 
 def main() -> None:

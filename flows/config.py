@@ -327,7 +327,7 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}{where}: lỗi cú pháp YAML: {exc}"]) from exc
 
 
-def _parse(model: type[ConfigModel], path: Path) -> Any:
+def parse_file(model: type[ConfigModel], path: Path) -> Any:
     data = load_yaml(path)
     try:
         return model.model_validate(data)
@@ -438,7 +438,7 @@ def load_config(directory: Path | str | None = None) -> Config:
     parsed: dict[str, Any] = {}
     for name, model in (("form", Form), ("units", Units), ("plan", Plan)):
         try:
-            parsed[name] = _parse(model, folder / f"{name}.yaml")
+            parsed[name] = parse_file(model, folder / f"{name}.yaml")
         except ConfigError as exc:
             problems.extend(exc.problems)
     if "form" in parsed:
@@ -451,7 +451,7 @@ def load_config(directory: Path | str | None = None) -> Config:
         problems += _report_problems(parsed["plan"], parsed["form"])
     if (folder / "quality.yaml").is_file():
         try:
-            parsed["quality"] = _parse(Quality, folder / "quality.yaml")
+            parsed["quality"] = parse_file(Quality, folder / "quality.yaml")
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
