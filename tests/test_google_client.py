@@ -161,3 +161,26 @@ def test_the_shipped_google_yaml_is_valid():
     shipped = load_google_settings(Path(__file__).parents[1] / "config")
     assert shipped.quota.reads_per_minute == 60 and shipped.names.sheet.startswith("{unit_code}")
 
+
+
+@pytest.mark.parametrize("quota_wait, succeeds", [(120, True), (0, False)])
+def test_quota_refusals_mean_wait_and_are_retried_beyond_the_attempt_count(quota_wait, succeeds):
+    """Google's 429 refills within a minute: a run waits for it instead of losing the sheet."""
+    from flows.google.client import SHEETS_URL
+
+    fake = FakeTime()
+    with GoogleEmulator(read_quota_per_minute=1, clock=fake.clock) as emulator:
+        sheet = emulator.create_spreadsheet("Biểu", sheets=["Trang 1"])
+        api = GoogleApi(Credentials(token="test"),
+                        settings(retry={"attempts": 2, "quota_wait_seconds": quota_wait}),
+                        fake.timing(), emulator.url)
+        api.limits["read"].per_minute = 100  # our budget above Google's: Google says 429
+        url = f"{SHEETS_URL}/{sheet}/values/A1"
+        api.call("read", "get", url)
+        if succeeds:
+            api.call("read", "get", url)
+            assert emulator.counts["429"] > 1 and sum(fake.sleeps) >= 60
+        else:
+            with pytest.raises(GoogleError) as refused:
+                api.call("read", "get", url)
+            assert refused.value.status == 429 and refused.value.attempts == 2

@@ -93,8 +93,7 @@ def type_answers(world: World, code: str, answers: dict[str, object],
     for title, data in entered.items():
         sheet.worksheet(title).batch_update(data, value_input_option="USER_ENTERED")
     for key, text in (raw or {}).items():
-        # Text cells are formatted Plain text, so Sheets keeps "=..." typed there verbatim.
-        # The emulator does not apply number formats to input: RAW stores what Sheets would.
+        # Pasting "as values" stores the text itself, whatever the cell's format.
         spec = layout.by_key[key]
         sheet.worksheet(spec.sheet).update([[text]], spec.cell, value_input_option="RAW")
 
@@ -205,7 +204,8 @@ def test_google_pull_equals_what_communes_typed_and_flags_go_back(make_world, tm
     expected[("P01", "TT.7||")] = "2023-03-15"
     type_answers(world, "P02", {"A2||2021": "12 kế hoạch"})  # flagged and highlighted
     del expected[("P02", "A2||2021")]
-    type_answers(world, "P03", {}, raw={"TT.3||": FORMULA, "A1||2021": FORMULA})
+    # typed into a Plain-text cell (kept as text by Sheets), and pasted as text into a number cell
+    type_answers(world, "P03", {"TT.3||": FORMULA}, raw={"A1||2021": FORMULA})
     expected[("P03", "TT.3||")] = FORMULA
     del expected[("P03", "A1||2021")]  # not a number: flagged, not consolidated
 
@@ -278,6 +278,8 @@ def test_faults_quota_and_a_deleted_sheet_never_stop_the_run(make_world, tmp_pat
     # A sheet deleted: that unit is unreachable (its last snapshot kept), the others go on.
     # And our retried writes left their own modifiedTime on record: nothing else is read.
     world.emulator.fault_rate = 0
+    # and no quota left over from the first run: a refused attempt counts as a request too
+    world.emulator.read_quota_per_minute = world.emulator.write_quota_per_minute = None
     world.emulator.delete_file(world.sid("X02"))
     world.emulator.reset_counts()
     assert "X02" in consolidate(world, tmp_path / "run2", exit_code=3)

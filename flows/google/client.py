@@ -106,6 +106,10 @@ class Retry(ConfigModel):
     attempts: int = Field(default=8, ge=1, le=20)
     cap_seconds: float = Field(default=32.0, gt=0)
     timeout_seconds: float = Field(default=60.0, gt=0)
+    # A 429 means "wait", not "broken": quota refusals are retried (with the same backoff)
+    # until this much waiting has been spent on them, beyond `attempts`. Google's per-minute
+    # quotas refill within a minute; a shared project quota may take longer.
+    quota_wait_seconds: float = Field(default=300.0, ge=0)
 
 
 class GoogleSettings(ConfigModel):
@@ -330,7 +334,9 @@ class GoogleApi:
         result means the lost attempt had in fact succeeded, and is returned.
         """
         attempts = self.settings.retry.attempts
-        for attempt in range(attempts):
+        quota_waited = 0.0
+        attempt = 0
+        while True:
             self.limits[budget].acquire()
             self.stats.add(budget)
             try:
@@ -344,18 +350,22 @@ class GoogleApi:
                 raise GoogleError(401, "RefreshError", "không đăng nhập được Google: kiểm tra "
                                   "tệp khoá") from None
             error.attempts = attempt + 1
-            if not _retryable(error) or attempt + 1 == attempts:
+            delay = backoff_delay(attempt, self.settings.retry.cap_seconds, self.timing.random)
+            over_quota = error.status == 429 and (
+                quota_waited + delay <= self.settings.retry.quota_wait_seconds)
+            if not _retryable(error) or (attempt + 1 >= attempts and not over_quota):
                 self.stats.add("failed")
                 raise error
+            if error.status == 429:
+                quota_waited += delay
             self.stats.add("retry", f"retry.{error.status or error.reason}")
-            self.timing.sleep(backoff_delay(attempt, self.settings.retry.cap_seconds,
-                                            self.timing.random))
+            self.timing.sleep(delay)
+            attempt += 1
             if recover is not None:
                 found = recover()
                 if found is not None:
                     self.stats.add("recovered")
                     return found
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- Sheets ---
 

@@ -376,7 +376,8 @@ class SheetsApi:
         for i, row in enumerate(matrix):
             for j, raw in enumerate(row):
                 try:
-                    entered = parse_input(raw, option, spec)
+                    entered = parse_input(raw, _option_for(sheet, rect.r0 + i, rect.c0 + j,
+                                                           option), spec)
                 except ValueError as exc:
                     raise sheets_invalid(f"Invalid values[{i}][{j}]: {raw!r}") from exc
                 if entered is not None:
@@ -573,3 +574,13 @@ def _render_options(call: Call) -> tuple[str, str, str]:
     if major not in ("ROWS", "COLUMNS"):
         raise _enum_error("major_dimension", "Dimension", major)
     return option, date_option, major
+
+
+def _option_for(sheet: Sheet, row: int, col: int, option: str) -> str:
+    """A cell formatted as plain text (number format TEXT) keeps typed input verbatim, as
+    Sheets does: `=IMPORTXML(...)` typed there is text, not a formula."""
+    if option != "USER_ENTERED":
+        return option
+    number_format = ((sheet.cells.get((row, col)) or {}).get("userEnteredFormat") or {}).get(
+        "numberFormat") or {}
+    return "RAW" if number_format.get("type") == "TEXT" else option
