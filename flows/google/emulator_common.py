@@ -252,3 +252,20 @@ class Settings:
 
     def __init__(self, service_account_no_storage: bool = False) -> None:
         self.service_account_no_storage = service_account_no_storage
+
+
+class TokenCursor:
+    """A position in a list of ``(kind, text)`` tokens, shared by the emulator's small parsers
+    (formulas, Drive queries)."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def _peek(self) -> tuple[str, str]:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("end", "")
+
+    def _take(self) -> tuple[str, str]:
+        token = self._peek()
+        self.pos += 1
+        return token

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from flows.google.emulator_a1 import column_index, parse_a1
 from flows.google.emulator_cells import LOCALES, CellError, Scalar, format_general
+from flows.google.emulator_common import TokenCursor
 
 _SHEET = r"(?:'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!"
 _TOKEN = re.compile(
@@ -85,14 +86,10 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
-class _Parser:
+class _Parser(TokenCursor):
     """Recursive descent with Excel/Sheets operator precedence."""
 
     _LEVELS = (("=", "<>", "<", ">", "<=", ">="), ("&",), ("+", "-"), ("*", "/"), ("^",))
-
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
 
     def parse(self) -> Node:
         if not self.tokens:
@@ -101,14 +98,6 @@ class _Parser:
         if self.pos != len(self.tokens):
             raise _Fail("#ERROR!")
         return node
-
-    def _peek(self) -> tuple[str, str]:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("end", "")
-
-    def _take(self) -> tuple[str, str]:
-        token = self._peek()
-        self.pos += 1
-        return token
 
     def _expect(self, op: str) -> None:
         if self._take() != ("op", op):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flows.google.emulator_common import TokenCursor
 from flows.google.emulator_state import parse_rfc3339
 
 FileView = dict[str, Any]  # name, mimeType, modifiedTime (datetime), parents, owners, ...
@@ -63,19 +64,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def _peek(self) -> tuple[str, str]:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("end", "")
-
-    def _take(self) -> tuple[str, str]:
-        token = self._peek()
-        self.pos += 1
-        return token
-
+class _Parser(TokenCursor):
     def _keyword(self, word: str) -> bool:
         kind, value = self._peek()
         if kind == "word" and value.lower() == word:
