@@ -105,3 +105,25 @@ def test_status_shows_the_states(result):
     assert status.loc["P01", "timeliness"] == "Quá hạn chưa hoàn thành"  # said done, cell blank
     assert {"completeness_TT", "completeness_C", "errors", "warnings"} <= set(status.columns)
     assert result[0].reporting["units_expected"].iloc[0] == 9
+
+
+def test_a_blank_cell_is_named_where_it_is_after_inserted_rows(config, layout, tmp_path):
+    """A commune inserted two rows above B1.4 and left it blank: the finding names the cell
+    as it is in that commune's sheet, not the template's."""
+    from helpers import insert_rows
+
+    from flows.layout import build_layout
+    from flows.sources.xlsx import write_template
+
+    answers = answers_for(config, "P02", seed=3)
+    key = k("B1.4", "", 2022)
+    del answers[key]
+    path = tmp_path / "P02.xlsx"
+    write_template(build_layout(config, config.units.by_code()["P02"]), path, answers)
+    spec = layout.by_key[key]
+    insert_rows(path, spec.sheet, 7, 2)
+    extraction = extract_workbook(read_workbook(path), layout, config.units.by_code())
+    result = consolidate([extraction], config, layout, AS_OF)
+    [missing] = result.findings[(result.findings.rule == "missing-required")].itertuples()
+    moved = f"{spec.cell[0]}{int(spec.cell[1:]) + 2}"
+    assert missing.cell == moved and moved in missing.message

@@ -59,11 +59,15 @@ def completeness(values: pd.DataFrame, layout: Layout, unit_codes: list[str],
 
 def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
                      unit_names: dict[str, str], index: ValueIndex | None = None,
-                     shown: int = 12) -> list[Finding]:
+                     shown: int = 12,
+                     where: dict[str, dict[str, tuple[str, str]]] | None = None
+                     ) -> list[Finding]:
     """For each started unit, one finding per tab listing the required cells still blank.
 
     One per tab, not one per cell: a commune half-way through has dozens of blanks, and the
     clerk needs the list, not dozens of lines. Units not started get the timeliness finding.
+    `where` (unit → key → (sheet, cell)) gives the cells where the reader found them, which
+    differ from the template's when the commune inserted rows or renamed a tab.
     """
     index = index or ValueIndex(values, layout)
     required, section, sections = _required_arrays(layout)
@@ -79,18 +83,21 @@ def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
     findings = []
     for i, code in enumerate(codes):
         blank = np.flatnonzero(required[:-1] & ~filled[i, :-1])
+        seen = (where or {}).get(code, {})
         for j, name in enumerate(sections):
-            cells = [inputs[p] for p in blank if section[p] == j]
+            cells = [seen.get(inputs[p].key, (inputs[p].sheet, inputs[p].cell))
+                     for p in blank if section[p] == j]
             if not cells:
                 continue
-            listed = ", ".join(c.cell for c in cells[:shown]) + (", …" if len(cells) > shown
-                                                                  else "")
+            first = inputs[next(p for p in blank if section[p] == j)]
+            listed = ", ".join(cell for _, cell in cells[:shown]) + (
+                ", …" if len(cells) > shown else "")
             findings.append(Finding(
                 "missing-required", WARNING,
                 f"Còn {len(cells)} ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở "
-                f"trang “{cells[0].sheet}”: {listed}",
+                f"trang “{cells[0][0]}”: {listed}",
                 "Nhập số liệu vào các ô này (không có thì nhập 0).",
-                unit_code=code, unit_name=unit_names.get(code, ""), sheet=cells[0].sheet,
-                cell=cells[0].cell, indicator=cells[0].indicator, value=str(len(cells)),
+                unit_code=code, unit_name=unit_names.get(code, ""), sheet=cells[0][0],
+                cell=cells[0][1], indicator=first.indicator, value=str(len(cells)),
                 key=f"missing-required|{name}"))
     return findings

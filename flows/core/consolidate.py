@@ -199,7 +199,8 @@ def summarise(checked: Checked, config: Config, as_of: date,
     names = {u.code: u.full_name for u in config.units.units}
     locator = Locator(index.values, layout, index)
     findings = (checked.findings + list(extra or [])
-                + missing_findings(index.values, layout, status, names, index)
+                + missing_findings(index.values, layout, status, names, index,
+                                   where={c: e.empty_cells for c, e in checked.chosen.items()})
                 + timeliness_findings(status, config, layout, as_of, locator))
     frame = findings_frame(findings)
     status = count_findings(status, frame)

@@ -55,6 +55,9 @@ class Extraction:
     ours: bool = False
     unreachable: str | None = None  # the live workbook failed; values come from a snapshot
     read_at: datetime | None = None
+    # key → (sheet, cell) of the input cells read without a usable value (blank or bad):
+    # where the commune must type, even after inserting rows
+    empty_cells: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _find_marker(sheet: RawSheet) -> tuple[str, str, int] | None:
@@ -217,7 +220,8 @@ def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
     return None
 
 
-def _tables(reader: _Reader, unit_code: str, unit_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(reader: _Reader, unit_code: str, unit_name: str, empty: dict[str, tuple[str, str]]
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     values, lists = [], []
     for key, seen in reader.seen.items():
         spec = seen.spec
@@ -228,6 +232,7 @@ def _tables(reader: _Reader, unit_code: str, unit_name: str) -> tuple[pd.DataFra
                            cell=seen.cell, indicator=spec.indicator, breakdown=spec.breakdown,
                            year=spec.year, value=show(seen.raw), key=key)
         if parsed.value is None:
+            empty[key] = (seen.sheet, seen.cell)
             continue
         if spec.list_row is not None:
             lists.append((unit_code, spec.indicator, spec.list_row, spec.list_column,
@@ -277,7 +282,8 @@ def extract_workbook(raw: RawWorkbook, layout: Layout, units: dict[str, Unit]) -
     reader.report_missing(tabs)
     unit = units[unit_code]
     result.unit_code = unit_code
-    result.values, result.lists = _tables(reader, unit_code, unit.full_name)
+    result.values, result.lists = _tables(reader, unit_code, unit.full_name,
+                                          result.empty_cells)
     result.findings = [
         f if f.unit_code else _with_unit(f, unit_code, unit.full_name) for f in reader.findings
     ]
