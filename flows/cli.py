@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime
 from enum import StrEnum
@@ -287,6 +288,10 @@ def history(
     from flows.history import History, print_history
 
     config = _config(config_dir)
+    if not os.environ.get("GIAMSAT_HISTORY_URL") and not (state / "history.sqlite").is_file():
+        err.print(f"[red]Không có lịch sử số liệu trong “{state}”.[/] Lịch sử được ghi vào "
+                  "<thư mục kết quả>/state sau mỗi lần tổng hợp; chỉ đúng thư mục bằng --state.")
+        raise typer.Exit(2)
     try:
         with History(folder=state) as store:
             print_history(store, unit.upper(), key, tz=config.plan.tz, console=console)

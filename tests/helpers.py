@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from openpyxl import load_workbook
 
 
@@ -59,3 +60,14 @@ def remove_tab(path: Path, title: str) -> None:
     wb = load_workbook(path)
     del wb[title]
     wb.save(path)
+
+
+def read_back(out: Path) -> dict[tuple[str, str], str]:
+    """(unit, key) → value from a run's values.csv and lists.csv, as the cell map keys them."""
+    values = pd.read_csv(out / "values.csv", dtype=str, keep_default_na=False)
+    lists = pd.read_csv(out / "lists.csv", dtype=str, keep_default_na=False)
+    got = {(r.unit_code, f"{r.indicator}|{r.breakdown}|{r.year}"): r.value
+           for r in values.itertuples()}
+    got.update({(r.unit_code, f"{r.list}|{r.row},{r.column}|"): r.value
+                for r in lists.itertuples()})
+    return got

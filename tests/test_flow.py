@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from helpers import insert_rows, reorder_and_rename
+from helpers import insert_rows, read_back, reorder_and_rename
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -59,16 +59,6 @@ def fill(path, entries, rng) -> dict[tuple, str]:
         typed[(entry["key"])] = canonical(value)
     wb.save(path)
     return typed
-
-
-def read_back(out) -> dict[tuple, str]:
-    values = pd.read_csv(out / "values.csv", dtype=str, keep_default_na=False)
-    lists = pd.read_csv(out / "lists.csv", dtype=str, keep_default_na=False)
-    got = {(r.unit_code, f"{r.indicator}|{r.breakdown}|{r.year}"): r.value
-           for r in values.itertuples()}
-    got.update({(r.unit_code, f"{r.list}|{r.row},{r.column}|"): r.value
-                for r in lists.itertuples()})
-    return got
 
 
 def test_round_trip_every_unit_every_cell(config, tmp_path, prefect_api):

@@ -22,6 +22,7 @@ import pytest
 import typer
 from conftest import answers_for
 from google_fixtures import gspread_client
+from helpers import read_back
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -104,16 +105,6 @@ def consolidate(world: World, out: Path, exit_code: int = 0) -> str:
                                  "--config", str(world.config_dir), "--as-of", "2023-04-05"])
     assert result.exit_code == exit_code, result.output
     return result.output
-
-
-def read_back(out: Path) -> dict[tuple[str, str], str]:
-    values = pd.read_csv(out / "values.csv", dtype=str, keep_default_na=False)
-    lists = pd.read_csv(out / "lists.csv", dtype=str, keep_default_na=False)
-    got = {(r.unit_code, f"{r.indicator}|{r.breakdown}|{r.year}"): r.value
-           for r in values.itertuples()}
-    got.update({(r.unit_code, f"{r.list}|{r.row},{r.column}|"): r.value
-                for r in lists.itertuples()})
-    return got
 
 
 def results_tab(world: World, code: str) -> list[list]:

@@ -144,10 +144,17 @@ def outlier_findings(wide: Wide, config: Config, locator: Locator,
         return []
     where = locator.locate(pd.concat(parts, ignore_index=True)[
         ["unit_code", "indicator", "breakdown", "year"]])
-    findings, offset = [], 0
+    located = where.itertuples()
+
+    def at(row) -> dict:
+        """Where a flagged value is, and what it is: the same for both methods."""
+        loc = next(located)
+        return dict(unit_code=row.unit_code, unit_name=unit_names.get(row.unit_code, ""),
+                    sheet=loc.sheet, cell=loc.cell, indicator=row.indicator,
+                    breakdown=row.breakdown, year=int(row.year), value=auto(row.value))
+
+    findings = []
     for row in over_time.itertuples() if not over_time.empty else []:
-        loc = where.iloc[offset]
-        offset += 1
         direction = "tăng" if row.change_pct > 0 else "giảm"
         low = row.baseline * (1 - settings.change_pct / 100)
         high = row.baseline * (1 + settings.change_pct / 100)
@@ -157,14 +164,9 @@ def outlier_findings(wide: Wide, config: Config, locator: Locator,
             f"với trung bình {row.history} ({auto(row.baseline)}). Phương pháp: so với các năm "
             f"trước của đơn vị, ngưỡng ±{auto(settings.change_pct)}%.",
             "Kiểm tra lại số liệu; nếu đúng, ghi rõ lý do thay đổi ở trang D.",
-            unit_code=row.unit_code, unit_name=unit_names.get(row.unit_code, ""),
-            sheet=loc["sheet"], cell=loc["cell"], indicator=row.indicator,
-            breakdown=row.breakdown, year=int(row.year), value=auto(row.value),
             expected=f"{auto(round(low, 1))} – {auto(round(high, 1))}",
-            key=f"time|{row.column}|{row.year}"))
+            key=f"time|{row.column}|{row.year}", **at(row)))
     for row in across.itertuples() if not across.empty else []:
-        loc = where.iloc[offset]
-        offset += 1
         spread = settings.z_threshold * row.mad / 0.6745
         findings.append(Finding(
             "outlier-across-units", WARNING,
@@ -172,10 +174,7 @@ def outlier_findings(wide: Wide, config: Config, locator: Locator,
             f"{auto(row.median)}, z = {number(row.z, 1)}). Phương pháp: điểm z cải tiến theo "
             f"MAD, ngưỡng |z| > {auto(settings.z_threshold)}.",
             "Kiểm tra lại số liệu (gõ thừa chữ số? nhầm đơn vị tính?); nếu đúng, giữ nguyên.",
-            unit_code=row.unit_code, unit_name=unit_names.get(row.unit_code, ""),
-            sheet=loc["sheet"], cell=loc["cell"], indicator=row.indicator,
-            breakdown=row.breakdown, year=int(row.year), value=auto(row.value),
             expected=f"{auto(round(max(row.median - spread, 0), 1))} – "
                      f"{auto(round(row.median + spread, 1))}",
-            key=f"units|{row.column}|{row.year}"))
+            key=f"units|{row.column}|{row.year}", **at(row)))
     return findings
