@@ -254,6 +254,10 @@ def test_faults_quota_and_a_deleted_sheet_never_stop_the_run(make_world, tmp_pat
     world.emulator.fault_rate = 0.2  # 500, 503 and dropped connections
     world.emulator.read_quota_per_minute = 4  # below our budget: Google answers 429, we wait
     world.emulator.write_quota_per_minute = 4
+    # Four threads share 4 requests a minute: an unlucky call can wait several minutes of
+    # (fake, instant) time before its turn; the office setting for that is quota_wait_seconds.
+    with open(world.config_dir / "google.yaml", "a", encoding="utf-8") as settings:
+        settings.write("retry:\n  quota_wait_seconds: 3600\n")
     consolidate(world, tmp_path / "run1")
     counts = world.emulator.counts
     assert counts["fault"] > 0 and counts["429"] > 0
