@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
-from flows.report.template_builder import build_template  # noqa: E402
+from flows.outputs.report.template_builder import build_template  # noqa: E402
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.config import Config, load_config  # noqa: E402
-from flows.layout import Layout, build_layout  # noqa: E402
+from flows.core.layout import Layout, build_layout  # noqa: E402
+from flows.demo.synthetic import synthetic_answers  # noqa: E402
 from flows.sources.xlsx import write_template  # noqa: E402
-from flows.synthetic import synthetic_answers  # noqa: E402
 
 pytest_plugins = ["google_fixtures"] if (Path(__file__).parent / "google_fixtures.py").exists() \
     else []

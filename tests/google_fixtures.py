@@ -8,8 +8,8 @@ import gspread
 import pytest
 from google.oauth2.credentials import Credentials
 
-from flows.google.emulator import GoogleEmulator
-from flows.google.transport import EndpointHTTPClient
+from flows.sources.google.transport import EndpointHTTPClient
+from flows.testing.google_emulator import GoogleEmulator
 
 
 @pytest.fixture

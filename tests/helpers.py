@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import load_workbook
+
+from flows.config import load_config
+from flows.core.findings import Finding, RenderedFinding, render
+
+
+@cache
+def catalogue():
+    """The catalogue of findings the tests read their words from."""
+    return load_config().catalogue
+
+
+def words(issue):
+    """The catalogue's words (severity, message, instruction…) for one issue or finding."""
+    return catalogue().render(issue.rule, issue.params)
+
+
+def rendered(findings, rules=None):
+    """Findings with their words, as every output shows them (`rules`: a rule set of the
+    test's own, whose rules become codes of the catalogue)."""
+    words_of = catalogue()
+    if rules is not None:
+        problems: list[str] = []
+        words_of = words_of.with_rules(rules.rules, problems)
+        assert not problems, problems
+    return render(findings, words_of)
+
+
+def with_words(extraction):
+    """An extraction whose findings carry their words (severity, message, instruction)."""
+    return replace(extraction, findings=rendered(extraction.findings))
 
 
 def set_cells(path: Path, sheet: str, cells: dict[str, object]) -> None:
@@ -71,3 +103,12 @@ def read_back(out: Path) -> dict[tuple[str, str], str]:
     got.update({(r.unit_code, f"{r.list}|{r.row},{r.column}|"): r.value
                 for r in lists.itertuples()})
     return got
+
+
+def worded(rule: str, severity: str, message: str, instruction: str = "", *,
+           category: str = "reading", **where) -> RenderedFinding:
+    """A finding with words written by the test itself (for writers and reminders)."""
+    finding = Finding(rule, **where)
+    fields = {k: v for k, v in where.items() if k != "key"}
+    return RenderedFinding(finding.finding_id, rule, severity, category, rule, message,
+                           instruction, **fields)

@@ -10,8 +10,8 @@ from conftest import answers_for
 from flows.core.consolidate import consolidate
 from flows.core.extract import extract_workbook
 from flows.core.findings import ERROR
-from flows.core.rules import load_rules
-from flows.layout import make_key
+from flows.core.layout import make_key
+from flows.core.ruleset import load_rules
 from flows.sources.xlsx import read_workbook
 
 AS_OF = date(2023, 4, 5)
@@ -60,7 +60,7 @@ def plant(config) -> tuple[dict[str, dict], list[tuple[str, str, str]]]:
 
 @pytest.fixture(scope="module")
 def result(config, layout, tmp_path_factory):
-    from flows.layout import build_layout
+    from flows.core.layout import build_layout
     from flows.sources.xlsx import write_template
 
     folder = tmp_path_factory.mktemp("corpus")
@@ -112,7 +112,7 @@ def test_a_blank_cell_is_named_where_it_is_after_inserted_rows(config, layout, t
     as it is in that commune's sheet, not the template's."""
     from helpers import insert_rows
 
-    from flows.layout import build_layout
+    from flows.core.layout import build_layout
     from flows.sources.xlsx import write_template
 
     answers = answers_for(config, "P02", seed=3)

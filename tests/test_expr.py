@@ -17,7 +17,7 @@ from flows.core.expr import (
     parse_expression,
     references,
 )
-from flows.core.rules import load_rules
+from flows.core.ruleset import load_rules
 
 
 @pytest.fixture(scope="module")

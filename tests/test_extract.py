@@ -5,19 +5,27 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from helpers import add_tab, delete_rows, insert_rows, remove_tab, reorder_and_rename, set_cells
+from helpers import (
+    add_tab,
+    delete_rows,
+    insert_rows,
+    remove_tab,
+    reorder_and_rename,
+    set_cells,
+    with_words,
+)
 
 from flows.core.extract import extract_workbook
-from flows.core.findings import ERROR, WARNING
-from flows.layout import build_layout, make_key
-from flows.sources.base import RawWorkbook
+from flows.core.findings import ERROR, INFO, WARNING
+from flows.core.inputs import RawWorkbook
+from flows.core.layout import build_layout, make_key
 from flows.sources.xlsx import read_workbook
 
 
 @pytest.fixture
 def extract(config, layout):
     def run(path):
-        return extract_workbook(read_workbook(path), layout, config.units.by_code())
+        return with_words(extract_workbook(read_workbook(path), layout, config.units.by_code()))
     return run
 
 
@@ -48,10 +56,10 @@ def test_a_clean_workbook_is_read_completely_with_no_findings(config, make_workb
     ("1,5", "not-whole-number", ERROR),
     ("12 trẻ", "number-with-text", ERROR),
     ("mười", "number-in-words", ERROR),
-    ("=B5+", "formula", ERROR),
+    ("=B5+", "formula-no-result", ERROR),
     ("#REF!", "formula-error", ERROR),
     (-4, "negative-number", ERROR),
-    (" 7 ", "whitespace", "thông tin"),
+    (" 7 ", "whitespace", INFO),
 ])
 def test_a_commune_typing_into_a_number_cell_gets_a_finding_naming_the_cell(
         config, layout, make_workbook, extract, typed, rule, severity):

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.oauth2.credentials import Credentials
 
 from flows.config import ConfigError
-from flows.google.client import (
+from flows.sources.google.client import (
     CREDENTIALS_ENV,
     DRIVE_URL,
     ENDPOINT_ENV,
@@ -28,7 +28,7 @@ from flows.google.client import (
     load_credentials,
     load_google_settings,
 )
-from flows.google.emulator import GoogleEmulator
+from flows.testing.google_emulator import GoogleEmulator
 
 
 class FakeTime:
@@ -166,7 +166,7 @@ def test_the_shipped_google_yaml_is_valid():
 @pytest.mark.parametrize("quota_wait, succeeds", [(120, True), (0, False)])
 def test_quota_refusals_mean_wait_and_are_retried_beyond_the_attempt_count(quota_wait, succeeds):
     """Google's 429 refills within a minute: a run waits for it instead of losing the sheet."""
-    from flows.google.client import SHEETS_URL
+    from flows.sources.google.client import SHEETS_URL
 
     fake = FakeTime()
     with GoogleEmulator(read_quota_per_minute=1, clock=fake.clock) as emulator:

@@ -17,7 +17,7 @@ import requests
 from google_fixtures import gspread_client
 from gspread.exceptions import APIError
 
-from flows.google.emulator import GoogleEmulator, run_standalone
+from flows.testing.google_emulator import GoogleEmulator, run_standalone
 
 RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "google-api-recordings"
 RECORDING_NAMES = [

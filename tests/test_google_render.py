@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+from helpers import worded
 
-from flows.core.findings import ERROR, INFO, WARNING, Finding, findings_frame
-from flows.google.render import (
+from flows.core.findings import ERROR, INFO, WARNING, rendered_frame
+from flows.core.layout import build_layout
+from flows.sources.google.render import (
     ERROR_FILL,
     RESULTS_SHEET_ID,
     WARNING_FILL,
@@ -19,9 +21,8 @@ from flows.google.render import (
     template_requests,
     unit_requests,
 )
-from flows.google.snapshots import FlagState
-from flows.google.writeback import dashboard_tables, flag_requests, unit_flags
-from flows.layout import build_layout
+from flows.sources.google.snapshots import FlagState
+from flows.sources.google.writeback import dashboard_tables, flag_requests, unit_flags
 
 
 def covered(boxes, row: int, col: int) -> bool:
@@ -82,13 +83,13 @@ def test_template_cells_carry_formats_and_validation_like_the_xlsx(layout):
     assert len(hidden) > len(layout.sheets)  # column A of every tab, and the key rows
 
 
-def finding(**kw) -> Finding:
+def finding(rule: str, severity: str, message: str, instruction: str = "", **kw):
     base = dict(unit_code="P01", unit_name="Phường Tứ Hạ", source="P01")
-    return Finding(**{**base, **kw})
+    return worded(rule, severity, message, instruction, **{**base, **kw})
 
 
 def test_flags_hash_ignores_times_and_highlights_errors_over_warnings(config, layout):
-    frame = findings_frame([
+    frame = rendered_frame([
         finding(rule="number-with-text", severity=ERROR, message="“12 kế hoạch” có kèm chữ.",
                 instruction="Chỉ nhập con số.", sheet="A. Lãnh đạo, chỉ đạo", cell="E12",
                 indicator="A2", year=2021, value="12 kế hoạch", key="A2||2021"),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +17,6 @@ from pathlib import Path
 import gspread
 import pandas as pd
 import pytest
-import typer
 from conftest import answers_for
 from google_fixtures import gspread_client
 from helpers import read_back
@@ -28,14 +25,15 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.config import Config, load_config
 from flows.core.extract import extract_workbook
-from flows.google import client, commands
-from flows.google.client import CREDENTIALS_ENV, ENDPOINT_ENV, Timing, load_google_settings
-from flows.google.emulator import GoogleEmulator
-from flows.google.provision import provision_all
-from flows.google.render import ERROR_FILL, INPUT_FILL, RESULTS_TITLE, colour
-from flows.google.writeback import cell_position
-from flows.layout import build_layout
-from flows.sources.google import GoogleSource
+from flows.core.layout import build_layout
+from flows.sources.google import client
+from flows.sources.google.client import CREDENTIALS_ENV, ENDPOINT_ENV, Timing, load_google_settings
+from flows.sources.google.provisioner import provision_all
+from flows.sources.google.render import ERROR_FILL, INPUT_FILL, RESULTS_TITLE, colour
+from flows.sources.google.source import GoogleSource
+from flows.sources.google.writeback import cell_position
+from flows.testing.clocks import FakeClock
+from flows.testing.google_emulator import GoogleEmulator
 
 runner = CliRunner()
 FORMULA = '=IMPORTXML("http://x")'
@@ -386,19 +384,11 @@ def test_a_renamed_tab_costs_one_metadata_read_and_is_reported(make_world):
     assert world.emulator.counts["sheets.get"] == 0
 
 
-def commands_app() -> typer.Typer:
-    """The commands as the lead registers them on `giamsat`."""
-    cli = typer.Typer()
-    cli.command("provision")(commands.provision)
-    cli.command("google-emulator")(commands.google_emulator)
-    return cli
-
-
 @pytest.mark.prefect
 def test_the_provision_command_runs_the_flow_and_reports_in_vietnamese(make_world,
                                                                        prefect_api):
     world = make_world()
-    result = runner.invoke(commands_app(), ["provision", "--config", str(world.config_dir)])
+    result = runner.invoke(app, ["provision", "--config", str(world.config_dir)])
     assert result.exit_code == 0, result.output
     assert "tạo mới 0, đã có 9" in result.output and "Sổ đăng ký" in result.output
 
@@ -407,23 +397,6 @@ def test_the_provision_command_explains_a_missing_google_yaml(tmp_path):
     config_dir = tmp_path / "config"
     shutil.copytree(Path(__file__).parents[1] / "config", config_dir)
     (config_dir / "google.yaml").unlink()
-    result = runner.invoke(commands_app(), ["provision", "--config", str(config_dir)])
+    result = runner.invoke(app, ["provision", "--config", str(config_dir)])
     assert result.exit_code == 2
     assert "google.yaml: không tìm thấy tệp cấu hình" in result.output.replace("\n", "")
-
-
-class FakeClock:
-    """Shared by our limiter and the emulator's quota: sleeping moves time on, instantly."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        return time.monotonic() + self.offset
-
-    __call__ = now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.offset += max(seconds, 0.0)

@@ -11,19 +11,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import rendered
 from rich.console import Console
 
+from flows.cli.history import history_table, print_history
 from flows.config import ConfigError
+from flows.core.audit import canonical, completion_dates, late_edit_findings
+from flows.core.findings import WARNING
 from flows.core.locate import Locator
-from flows.history import (
-    FILE_NAME,
-    HISTORY_URL_ENV,
-    History,
-    canonical,
-    completion_dates,
-    history_table,
-    print_history,
-)
+from flows.store.history import FILE_NAME, HISTORY_URL_ENV, History
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEADLINE = date(2023, 3, 31)
@@ -68,7 +64,9 @@ def night(history: History, run: str, read: datetime, cells: dict, complete: boo
 
 
 def late(history: History, locator=None) -> list:
-    return history.late_edit_findings(DEADLINE, HCM, NAMES, locator)
+    return rendered(late_edit_findings(history.changes(include_initial=False),
+                                       history.completion_evidence(), DEADLINE, HCM, NAMES,
+                                       locator))
 
 
 # --------------------------------------------------------------------------- storing changes
@@ -135,7 +133,7 @@ def test_a_change_at_2330_on_the_deadline_day_is_on_time_and_0030_next_day_is_la
     assert late(history) == []
     night(history, "r3", at(1, 0, 30, month=4), {**BASE, ("B1.1", "", 2021): 15})
     (finding,) = late(history)
-    assert finding.rule == "changed-after-deadline" and finding.severity == "cảnh báo"
+    assert finding.rule == "changed-after-deadline" and finding.severity == WARNING
     assert finding.message == ("Giá trị ô này đổi từ 13 thành 15 lúc 00:30 ngày 01/04/2023, "
                                "sau hạn báo cáo 31/03/2023.")
     assert "Phòng LĐTBXH" in finding.instruction and "(13)" in finding.instruction
@@ -214,6 +212,7 @@ def test_completion_dates_from_the_evidence():
     typed = {"P01": "", "P02": "2023-03-29", "P03": "2023-04-05", "P04": "2023-03-20",
              "P05": "2023-03-15"}
     dates, findings = completion_dates(first, completion_status(typed), HCM, incomplete)
+    findings = rendered(findings)
     # No date typed: the evidence; within a day: the typed date; 5 days after the evidence or
     # a week before a read that still saw it incomplete: the evidence, with a warning; no
     # evidence (the history began later): the typed date.

@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.layout import build_layout
+from flows.core.layout import build_layout
 
 
 def test_every_input_cell_has_a_unique_key_and_place(layout):

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import rendered
 
 from flows.config import Config, Outliers, Quality
 from flows.core.completeness import completeness
@@ -104,7 +105,7 @@ def _findings(config, layout, rows, as_of):
     frame = timeliness(pd.DataFrame(rows), config, as_of)
     locator = Locator(values_frame([]), layout)
     return {(f.unit_code, f.rule, f.severity, f.cell) for f in
-            timeliness_findings(frame, config, layout, as_of, locator)}
+            rendered(timeliness_findings(frame, config, layout, as_of, locator))}
 
 
 def test_saying_complete_with_cells_missing_is_an_error_at_the_status_cell(config, layout):
@@ -196,7 +197,7 @@ def test_outlier_findings_are_warnings_that_state_method_and_baseline(config, la
     table["U7"] = {2021: 40, 2022: 400}
     wide = wide_of(config, layout, table)
     locator = Locator(values_frame([]), layout)
-    found = outlier_findings(wide, config, locator, {"U7": "Xã Thử"})
+    found = rendered(outlier_findings(wide, config, locator, {"U7": "Xã Thử"}))
     assert {f.rule for f in found} == {"outlier-over-time", "outlier-across-units"}
     assert all(f.severity == WARNING and f.unit_code == "U7" for f in found)
     over_time = next(f for f in found if f.rule == "outlier-over-time")
@@ -219,7 +220,7 @@ def test_blank_required_cells_are_listed_once_per_tab(config, layout):
 
     values = values_frame([("P01", "B1.1", "", 2021, 0)])
     status = completeness(values, layout, ["P01", "P02"])
-    found = missing_findings(values, layout, status, {"P01": "Phường Tứ Hạ"})
+    found = rendered(missing_findings(values, layout, status, {"P01": "Phường Tứ Hạ"}))
     assert {f.unit_code for f in found} == {"P01"}  # P02 has not started
     by_tab = {f.sheet: f for f in found}
     b_tab = by_tab["B. Bảo đảm quyền trẻ em"]

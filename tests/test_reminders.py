@@ -13,17 +13,13 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from helpers import worded
 
 from flows.config import ConfigError
+from flows.config.reminders import ReminderSettings, load_reminder_settings
 from flows.core.consolidate import Consolidated
-from flows.core.findings import ERROR, WARNING, Finding, findings_frame
-from flows.reminders import (
-    LOG_FILE,
-    ReminderSettings,
-    due_offset,
-    load_reminder_settings,
-    send_reminders,
-)
+from flows.core.findings import ERROR, WARNING, rendered_frame
+from flows.notify import LOG_FILE, due_offset, send_reminders
 
 AS_OF = date(2023, 3, 28)  # 3 days before the deadline, 31/03/2023
 LINK = "https://docs.google.com/spreadsheets/d/abc123/edit"
@@ -86,24 +82,24 @@ def status_row(code: str, complete: bool, completeness: float, errors: int = 0,
                 read_at="2023-03-27T18:00:00+00:00", link=link)
 
 
-def result_with(status: list[dict], findings: list[Finding]) -> Consolidated:
+def result_with(status: list[dict], findings: list) -> Consolidated:
     empty = pd.DataFrame()
-    return Consolidated(empty, empty, findings_frame(findings), pd.DataFrame(status), empty)
+    return Consolidated(empty, empty, rendered_frame(findings), pd.DataFrame(status), empty)
 
 
-def wrong(code: str, n: int) -> list[Finding]:
-    return [Finding("not-a-number", ERROR, f"Ô E{10 + i} có chữ “mười hai” thay vì số.",
-                    "Nhập số, ví dụ 12.", unit_code=code, sheet=SHEET, cell=f"E{10 + i}",
-                    key=f"E{10 + i}") for i in range(n)]
+def wrong(code: str, n: int) -> list:
+    return [worded("not-a-number", ERROR, f"Ô E{10 + i} có chữ “mười hai” thay vì số.",
+                   "Nhập số, ví dụ 12.", unit_code=code, sheet=SHEET, cell=f"E{10 + i}",
+                   key=f"E{10 + i}") for i in range(n)]
 
 
 @pytest.fixture
 def result() -> Consolidated:
     """P01 complete and clean; P02 half-way with blanks and 5 errors; X01 done but 1 error."""
-    missing = Finding("missing-required", WARNING,
-                      f"Còn 2 ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở trang "
-                      f"“{SHEET}”: E30, F30", "Nhập số liệu vào các ô này (không có thì nhập 0).",
-                      unit_code="P02", sheet=SHEET, cell="E30", key="missing-required|B")
+    missing = worded("missing-required", WARNING,
+                     f"Còn 2 ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở trang "
+                     f"“{SHEET}”: E30, F30", "Nhập số liệu vào các ô này (không có thì nhập 0).",
+                     unit_code="P02", sheet=SHEET, cell="E30", key="missing-required|B")
     status = [status_row("P01", True, 100.0), status_row("P02", False, 62.5, 5, LINK),
               status_row("X01", True, 100.0, 1)]
     return result_with(status, [missing, *wrong("P02", 5), *wrong("X01", 1)])

@@ -21,17 +21,17 @@ from openpyxl import load_workbook
 
 from flows.core.consolidate import consolidate
 from flows.core.extract import extract_workbook
-from flows.core.rules import load_rules
-from flows.layout import build_layout, make_key
-from flows.report import pdf as pdf_module
-from flows.report import render_report, summary_markdown
-from flows.report.appendix_xlsx import DATA_SHEET
-from flows.report.charts import font_has_glyphs, font_path
-from flows.report.content import build_content
-from flows.report.measure import text_width_pt
-from flows.report.model import COVERAGE, TOTAL, UNIT
-from flows.report.template_builder import build_template
-from flows.report.wording import TEMPLATES_DIR, load_wording
+from flows.core.layout import build_layout, make_key
+from flows.core.ruleset import load_rules
+from flows.outputs.report import pdf as pdf_module
+from flows.outputs.report import render_report, summary_markdown
+from flows.outputs.report.appendix_xlsx import DATA_SHEET
+from flows.outputs.report.charts import font_has_glyphs, font_path
+from flows.outputs.report.content import build_content
+from flows.outputs.report.measure import text_width_pt
+from flows.outputs.report.model import COVERAGE, TOTAL, UNIT
+from flows.outputs.report.template_builder import build_template
+from flows.outputs.report.wording import TEMPLATES_DIR, load_wording
 from flows.sources.xlsx import read_workbook, write_template
 
 AS_OF = date(2023, 4, 5)

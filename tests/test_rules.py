@@ -10,17 +10,18 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import answers_for
-from helpers import insert_rows, set_cells
+from helpers import insert_rows, rendered, set_cells
 
 from flows.config import DEFAULT_CONFIG_DIR, ConfigError
 from flows.core.extract import LIST_COLUMNS, VALUE_COLUMNS, extract_workbook
 from flows.core.findings import ERROR, WARNING
+from flows.core.layout import make_key
 from flows.core.locate import Locator
-from flows.core.rules import RuleSet, check_rules, load_rules, reporting_months
+from flows.core.rules import check_rules
+from flows.core.ruleset import RuleSet, load_rules, reporting_months
 from flows.core.wide import Wide, build_wide
-from flows.layout import make_key
+from flows.demo.synthetic import synthetic_answers
 from flows.sources.xlsx import read_workbook
-from flows.synthetic import synthetic_answers
 
 NAMES = {"P01": "Phường Tứ Hạ", "P02": "Phường Hương Văn", "X01": "Xã Hương Toàn"}
 YEARS = [2021, 2022, 2023]
@@ -53,7 +54,7 @@ def check(rules: RuleSet, wide: Wide, layout, lists: pd.DataFrame | None = None,
           values: pd.DataFrame | None = None):
     lists = pd.DataFrame(columns=LIST_COLUMNS) if lists is None else lists
     values = pd.DataFrame(columns=VALUE_COLUMNS) if values is None else values
-    return check_rules(wide, lists, rules, Locator(values, layout), NAMES)
+    return rendered(check_rules(wide, lists, rules, Locator(values, layout), NAMES), rules)
 
 
 def where(layout, key: str) -> tuple[str, str]:
@@ -425,8 +426,8 @@ def test_the_shipped_rules_find_nothing_on_clean_synthetic_units(config, layout,
         completed=config.plan.self_inspection.start) for u in units}
     values, lists = answer_tables(answers, layout)
     wide = build_wide(values, layout, config.form, [u.code for u in units])
-    found = check_rules(wide, lists, shipped, Locator(values, layout),
-                        {u.code: u.full_name for u in units})
+    found = rendered(check_rules(wide, lists, shipped, Locator(values, layout),
+                                 {u.code: u.full_name for u in units}), shipped)
     assert {f.rule for f in found} <= KNOWN_GENERATOR_CONFLICTS, [f.message for f in found]
 
 
@@ -440,8 +441,9 @@ def test_a_planted_break_is_caught_at_the_cell_where_it_now_sits(config, layout,
     insert_rows(path, sheet, before=8, amount=2)  # and the commune inserted two rows on top
     extraction = extract_workbook(read_workbook(path), layout, config.units.by_code())
     wide = build_wide(extraction.values, layout, config.form, ["P01"])
-    found = check_rules(wide, extraction.lists, shipped, Locator(extraction.values, layout),
-                        {"P01": "Phường Tứ Hạ"})
+    found = rendered(check_rules(wide, extraction.lists, shipped,
+                                 Locator(extraction.values, layout), {"P01": "Phường Tứ Hạ"}),
+                     shipped)
     [finding] = [f for f in found if f.rule == "c2-nam-nu"]
     _, total_cell = where(layout, make_key("C2", "tong", 2022))
     moved = f"{total_cell[0]}{int(total_cell[1:]) + 2}"

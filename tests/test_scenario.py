@@ -21,9 +21,9 @@ import yaml
 from conftest import answers_for
 
 from flows.config import DEFAULT_CONFIG_DIR, load_config
-from flows.history import History
-from flows.layout import build_layout, make_key
+from flows.core.layout import build_layout, make_key
 from flows.sources.xlsx import write_template
+from flows.store.history import History
 
 pytestmark = pytest.mark.prefect
 UNITS = ["P01", "P02", "P03"]
@@ -121,7 +121,7 @@ EXPECTED_REMINDERS = {  # reminder days (−7, −3, −1, +1 around 31/03): who
 
 
 def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
-    from flows.pipeline import consolidate_flow
+    from flows.consolidate import consolidate_flow
 
     config_dir = scenario_config(tmp_path, smtp_inbox.port)
     config = load_config(config_dir)

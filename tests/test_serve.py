@@ -133,8 +133,8 @@ def test_two_runs_started_together_take_turns(config, tmp_path, make_workbook, p
 
     import pandas as pd
 
-    from flows.history import History
-    from flows.pipeline import consolidate_flow
+    from flows.consolidate import consolidate_flow
+    from flows.store.history import History
 
     source, out = tmp_path / "nguon", tmp_path / "ket-qua"
     source.mkdir()

@@ -1,7 +1,7 @@
 """Turning what a commune typed into a value, or a clear problem. Never a silent guess.
 
-Each problem is (rule, severity, message, instruction): the message says what is wrong, the
-instruction what to type instead. A value is taken only when its meaning is certain; where we
+Each problem is an `Issue` (a catalogue code and its values): the catalogue words what is
+wrong and what to type instead. A value is taken only when its meaning is certain; where we
 read it in a documented way ("1.234" in a count is one thousand two hundred thirty-four, a text
 "05/04/2023" is 5 April), the reading is reported as a warning so the commune can confirm it.
 """
@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flows.core.findings import ERROR, INFO, WARNING
-from flows.sources.base import Formula
+from flows.core.findings import Issue
+from flows.core.inputs import Formula
 
 EXCEL_ERRORS = frozenset({
     "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "#ERROR!", "#SPILL!",
@@ -38,19 +38,11 @@ _HAS_DIGIT = re.compile(r"\d")
 
 
 @dataclass
-class Problem:
-    rule: str
-    severity: str
-    message: str
-    instruction: str
-
-
-@dataclass
 class Parsed:
     """The value read from one cell (None when blank or unusable) and what was wrong."""
 
     value: object = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)
     blank: bool = False
 
 
@@ -78,53 +70,34 @@ def _clean_text(raw: str, parsed: Parsed, flag_spaces: bool) -> str:
     text = raw.replace("\u00a0", " ")
     normal = unicodedata.normalize("NFC", text)
     if normal != text:
-        parsed.problems.append(Problem(
-            "not-nfc", INFO,
-            "Chữ tiếng Việt được gõ dạng tổ hợp (không phải Unicode dựng sẵn); đã chuẩn hoá.",
-            "Không cần sửa. Lần sau nên dùng bảng mã Unicode dựng sẵn.",
-        ))
+        parsed.problems.append(Issue("not-nfc"))
     stripped = normal.strip()
     if flag_spaces and stripped != normal and stripped:
-        parsed.problems.append(Problem(
-            "whitespace", INFO,
-            f"Có khoảng trắng thừa ở đầu hoặc cuối “{normal}”; đã bỏ.",
-            "Không cần sửa; lần sau chỉ nhập giá trị.",
-        ))
+        parsed.problems.append(Issue("whitespace", {"typed": normal}))
     return stripped
 
 
 # --------------------------------------------------------------------------- numbers
 
 
-def _bad_number(text: str, kind: str) -> Problem:
-    example = "1500000" if kind == "money" else "12"
+def _bad_number(text: str, kind: str) -> Issue:
     words = [w for w in re.split(r"[\s,.\-]+", text.casefold()) if w]
     if words and all(w in NUMBER_WORDS for w in words):
-        return Problem("number-in-words", ERROR,
-                       f"“{text}” là số viết bằng chữ.",
-                       f"Nhập bằng chữ số, ví dụ {example}.")
+        return Issue("number-in-words", {"typed": text, "kind": kind})
     if _EN_THOUSANDS.match(text):
-        return Problem("ambiguous-number", ERROR,
-                       f"“{text}” không rõ nghĩa: dấu phẩy có thể là phần thập phân.",
-                       f"Nhập số không có dấu ngăn cách, ví dụ {text.replace(',', '')}.")
+        return Issue("ambiguous-number", {"typed": text, "digits": text.replace(",", "")})
     if _HAS_DIGIT.search(text):
-        digits = re.sub(r"[^\d]", "", text) or example
-        return Problem("number-with-text", ERROR,
-                       f"“{text}” có kèm chữ hoặc ký hiệu.",
-                       f"Chỉ nhập con số (ví dụ {digits}), không kèm đơn vị hay ghi chú.")
-    return Problem("not-a-number", ERROR, f"“{text}” không phải là số.",
-                   f"Nhập số bằng chữ số, ví dụ {example}. Không có thì nhập 0.")
+        digits = re.sub(r"[^\d]", "", text) or ("1500000" if kind == "money" else "12")
+        return Issue("number-with-text", {"typed": text, "digits": digits})
+    return Issue("not-a-number", {"typed": text, "kind": kind})
 
 
 def _check_number(number: float, kind: str, shown: str, parsed: Parsed) -> None:
     if number < 0:
-        parsed.problems.append(Problem("negative-number", ERROR, f"Số âm {shown} không hợp lệ.",
-                                       "Nhập số không âm. Không có thì nhập 0."))
+        parsed.problems.append(Issue("negative-number", {"typed": shown}))
         return
     if kind == "integer" and not float(number).is_integer():
-        parsed.problems.append(Problem("not-whole-number", ERROR,
-                                       f"{shown} không phải số nguyên.",
-                                       "Số người, số vụ, số buổi… phải là số nguyên."))
+        parsed.problems.append(Issue("not-whole-number", {"typed": shown}))
         return
     parsed.value = int(number) if float(number).is_integer() else float(number)
 
@@ -133,35 +106,21 @@ def _parse_number_text(text: str, kind: str, parsed: Parsed) -> None:
     compact = text.replace(" ", "") if _SPACE_THOUSANDS.match(text) else text
     if _INT.match(compact):
         if compact != text:
-            parsed.problems.append(Problem(
-                "thousands-separator", WARNING,
-                f"“{text}” được hiểu là {int(compact)} (khoảng trắng ngăn cách hàng nghìn).",
-                f"Kiểm tra lại và nhập {int(compact)} không có khoảng trắng.",
-            ))
+            parsed.problems.append(Issue("thousands-separator", {
+                "typed": text, "number": int(compact), "separator": "space"}))
         parsed.value = int(compact)
     elif _VI_THOUSANDS.match(text):
         number = int(text.replace(".", ""))
-        parsed.problems.append(Problem(
-            "thousands-separator", WARNING,
-            f"“{text}” được hiểu là {number} (dấu chấm ngăn cách hàng nghìn).",
-            f"Kiểm tra lại và nhập {number}, không có dấu chấm.",
-        ))
+        parsed.problems.append(Issue("thousands-separator", {
+            "typed": text, "number": number, "separator": "dot"}))
         parsed.value = number
     elif _EN_THOUSANDS.match(text):
         parsed.problems.append(_bad_number(text, kind))
     elif _VI_DECIMAL.match(text) or _DOT_DECIMAL.match(text):
-        if kind == "integer":
-            parsed.problems.append(Problem(
-                "not-whole-number", ERROR, f"“{text}” không phải số nguyên.",
-                "Số người, số vụ, số buổi… phải là số nguyên; kiểm tra lại số liệu."))
-        else:
-            parsed.problems.append(Problem(
-                "ambiguous-number", ERROR,
-                f"“{text}” có phần thập phân; số tiền phải tính bằng đồng.",
-                "Nhập số tiền bằng đồng, chỉ chữ số (ví dụ 1,5 triệu đồng nhập 1500000)."))
+        rule = "not-whole-number" if kind == "integer" else "money-not-whole"
+        parsed.problems.append(Issue(rule, {"typed": text}))
     elif _NEGATIVE.match(text):
-        parsed.problems.append(Problem("negative-number", ERROR, f"Số âm “{text}” không hợp lệ.",
-                                       "Nhập số không âm. Không có thì nhập 0."))
+        parsed.problems.append(Issue("negative-number", {"typed": text}))
     else:
         parsed.problems.append(_bad_number(text, kind))
 
@@ -186,8 +145,7 @@ def _date_from_parts(day: int, month: int, year: int) -> date | None:
 
 
 def _parse_date(raw: object, parsed: Parsed) -> None:
-    bad = Problem("bad-date", ERROR, f"“{show(raw)}” không phải là ngày hợp lệ.",
-                  "Nhập ngày dạng ngày/tháng/năm, ví dụ 05/04/2023.")
+    bad = Issue("bad-date", {"typed": show(raw)})
     if isinstance(raw, datetime):
         value: date | None = raw.date()
     elif isinstance(raw, date):
@@ -204,12 +162,7 @@ def _parse_date(raw: object, parsed: Parsed) -> None:
         else:
             value = None
         if value is not None and 2000 <= value.year <= 2100:
-            parsed.problems.append(Problem(
-                "text-date", WARNING,
-                f"Ngày “{text}” được nhập dạng chữ; đã hiểu là ngày {value.day} tháng "
-                f"{value.month} năm {value.year}.",
-                "Kiểm tra lại; nếu đúng, nhập lại dạng ngày/tháng/năm trong ô ngày.",
-            ))
+            parsed.problems.append(Issue("text-date", {"typed": text, "day": value}))
     if value is None or not 2000 <= value.year <= 2100:
         parsed.problems.append(bad)
         return
@@ -230,16 +183,10 @@ def _parse_choice(raw: object, choices: tuple[str, ...], parsed: Parsed) -> None
         parsed.value = exact[text.casefold()]
     elif strip_accents(text).casefold() in loose:
         parsed.value = loose[strip_accents(text).casefold()]
-        parsed.problems.append(Problem(
-            "choice-without-accents", INFO,
-            f"“{text}” được hiểu là “{parsed.value}”.",
-            "Không cần sửa; lần sau chọn từ danh sách thả xuống.",
-        ))
+        parsed.problems.append(Issue("choice-without-accents",
+                                     {"typed": text, "choice": parsed.value}))
     else:
-        parsed.problems.append(Problem(
-            "bad-choice", ERROR, f"“{text}” không có trong danh sách lựa chọn.",
-            "Chọn một trong: " + ", ".join(f"“{c}”" for c in choices) + ".",
-        ))
+        parsed.problems.append(Issue("bad-choice", {"typed": text, "choices": list(choices)}))
 
 
 def _parse_text(raw: object, parsed: Parsed) -> None:
@@ -253,24 +200,18 @@ def parse_cell(raw: object, value_type: str, choices: tuple[str, ...] = ()) -> P
     parsed = Parsed()
     if isinstance(raw, Formula):
         if raw.cached is None or (isinstance(raw.cached, str) and raw.cached.strip() == ""):
-            parsed.problems.append(Problem(
-                "formula", ERROR, f"Ô chứa công thức {raw.text} nhưng chưa có kết quả tính.",
-                "Xoá công thức và nhập trực tiếp giá trị."))
+            parsed.problems.append(Issue("formula-no-result", {"formula": raw.text}))
             return parsed
         inner = parse_cell(raw.cached, value_type, choices)
         if not any(p.rule == "formula-error" for p in inner.problems):
-            inner.problems.insert(0, Problem(
-                "formula", WARNING,
-                f"Ô chứa công thức {raw.text}; đã dùng kết quả {show(raw.cached)}.",
-                "Nên nhập trực tiếp giá trị thay cho công thức."))
+            inner.problems.insert(0, Issue("formula", {"formula": raw.text,
+                                                       "result": show(raw.cached)}))
         return inner
     if raw is None or (isinstance(raw, str) and raw.strip(" \u00a0\t\r\n") == ""):
         parsed.blank = True
         return parsed
     if isinstance(raw, str) and raw.strip().upper() in EXCEL_ERRORS:
-        parsed.problems.append(Problem(
-            "formula-error", ERROR, f"Ô báo lỗi {raw.strip()} (lỗi công thức hoặc ô tham chiếu).",
-            "Xoá nội dung ô và nhập trực tiếp giá trị."))
+        parsed.problems.append(Issue("formula-error", {"shown": raw.strip()}))
         return parsed
     if value_type in ("integer", "money"):
         _parse_number(raw, value_type, parsed)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flows.core.findings import WARNING, Finding
+from flows.core.findings import Finding
 from flows.core.index import ValueIndex
-from flows.layout import Layout
+from flows.core.layout import Layout
 
 PREFILLED_ROLES = ("unit_code", "unit_name")
 
@@ -90,13 +90,10 @@ def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
             if not cells:
                 continue
             first = inputs[next(p for p in blank if section[p] == j)]
-            listed = ", ".join(cell for _, cell in cells[:shown]) + (
-                ", …" if len(cells) > shown else "")
             findings.append(Finding(
-                "missing-required", WARNING,
-                f"Còn {len(cells)} ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở "
-                f"trang “{cells[0][0]}”: {listed}",
-                "Nhập số liệu vào các ô này (không có thì nhập 0).",
+                "missing-required", {"count": len(cells), "sheet": cells[0][0],
+                                     "cells": [cell for _, cell in cells[:shown]],
+                                     "more": len(cells) > shown},
                 unit_code=code, unit_name=unit_names.get(code, ""), sheet=cells[0][0],
                 cell=cells[0][1], indicator=first.indicator, value=str(len(cells)),
                 key=f"missing-required|{name}"))

@@ -12,17 +12,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from flows.config import Config
+from flows.config.loader import Config
 from flows.core.completeness import completeness, missing_findings
 from flows.core.extract import LIST_COLUMNS, VALUE_COLUMNS, Extraction
 from flows.core.findings import ERROR, WARNING, Finding, findings_frame
 from flows.core.index import ValueIndex
+from flows.core.layout import Layout
 from flows.core.locate import Locator
 from flows.core.outliers import outlier_findings
 from flows.core.rules import RuleSet, check_rules
 from flows.core.timeliness import reporting_rate, timeliness, timeliness_findings
 from flows.core.wide import build_wide
-from flows.layout import Layout
 
 BASE_COLUMNS = ["unit_code", "unit_name", "kind", "workbook", "found", "started",
                 "required_filled", "required_total", "completeness"]
@@ -56,15 +56,11 @@ def choose_workbooks(
         claims.sort(key=lambda e: (e.modified is not None, e.modified, e.source), reverse=True)
         chosen[code] = claims[0]
         for other in claims[1:]:
-            names = ", ".join(f"“{e.source}”" for e in claims)
             findings.append(Finding(
-                rule="duplicate-unit", severity=ERROR, unit_code=code,
-                unit_name=units[code].full_name, source=other.source,
-                message=f"Có {len(claims)} bảng tính cùng ghi mã đơn vị {code}: {names}. "
-                        f"Đang dùng “{claims[0].source}” (sửa gần nhất); "
-                        f"“{other.source}” không được tổng hợp.",
-                instruction="Giữ lại một bảng tính cho mỗi đơn vị; xoá hoặc sửa mã đơn vị "
-                            "của bảng tính thừa.",
+                "duplicate-unit", {"count": len(claims), "code": code,
+                                   "names": [e.source for e in claims],
+                                   "chosen": claims[0].source, "other": other.source},
+                unit_code=code, unit_name=units[code].full_name, source=other.source,
                 key=f"duplicate:{other.source}"))
     return chosen, findings
 
@@ -117,10 +113,8 @@ def count_findings(status: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
 
 def _no_workbook_findings(chosen: dict[str, Extraction], config: Config) -> list[Finding]:
     return [
-        Finding(rule="no-workbook", severity=WARNING, unit_code=unit.code,
-                unit_name=unit.full_name,
-                message=f"Chưa có bảng tính của {unit.full_name}; tính là 0% hoàn thành.",
-                instruction="Gửi tệp mẫu cho đơn vị và đôn đốc nhập liệu.", key="no-workbook")
+        Finding("no-workbook", {"unit": unit.full_name}, unit_code=unit.code,
+                unit_name=unit.full_name, key="no-workbook")
         for unit in config.units.active() if unit.code not in chosen
     ]
 
@@ -151,12 +145,9 @@ def check(extractions: list[Extraction], config: Config, layout: Layout, as_of: 
         if keep:
             findings += extraction.findings
         if extraction.unit_code in inactive:
-            findings.append(Finding(
-                rule="inactive-unit", severity=WARNING, unit_code=extraction.unit_code,
-                source=extraction.source,
-                message=f"Đơn vị {extraction.unit_code} không còn trong danh sách báo cáo "
-                        "(active: false); số liệu không được tổng hợp.",
-                instruction="Kiểm tra lại tệp hoặc danh sách đơn vị.", key="inactive"))
+            findings.append(Finding("inactive-unit", {"code": extraction.unit_code},
+                                    unit_code=extraction.unit_code, source=extraction.source,
+                                    key="inactive"))
     findings += _no_workbook_findings(chosen, config)
     active = [e for code, e in chosen.items() if code not in inactive]
     values = _concat([e.values for e in active], VALUE_COLUMNS)
@@ -202,7 +193,7 @@ def summarise(checked: Checked, config: Config, as_of: date,
                 + missing_findings(index.values, layout, status, names, index,
                                    where={c: e.empty_cells for c, e in checked.chosen.items()})
                 + timeliness_findings(status, config, layout, as_of, locator))
-    frame = findings_frame(findings)
+    frame = findings_frame(findings, config.catalogue)
     status = count_findings(status, frame)
     values = index.values.drop(columns="pos")
     return Consolidated(values, checked.lists, frame, status, reporting_rate(status, as_of),

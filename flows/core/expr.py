@@ -26,7 +26,7 @@ from itertools import product
 
 import numpy as np
 
-from flows.config import NUMERIC_TYPES, Dimension, Form, Item
+from flows.config.form import NUMERIC_TYPES, Dimension, Form, Item
 
 AGGREGATES = ("sum", "max", "min", "count_filled")
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")

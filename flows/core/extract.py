@@ -12,10 +12,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from flows.config import Unit, nfc
+from flows.config.base import nfc
+from flows.config.units import Unit
 from flows.core.cells import parse_cell, show, strip_accents
-from flows.core.findings import ERROR, WARNING, Finding
-from flows.layout import (
+from flows.core.findings import Finding, Reason
+from flows.core.inputs import RawSheet, RawWorkbook
+from flows.core.layout import (
     COLUMNS_KEY,
     HEADING_KEY,
     INSTRUCTIONS_TAB,
@@ -24,7 +26,6 @@ from flows.layout import (
     a1,
     parse_marker,
 )
-from flows.sources.base import RawSheet, RawWorkbook
 
 VALUE_COLUMNS = ["unit_code", "indicator", "breakdown", "year", "value", "sheet", "cell"]
 LIST_COLUMNS = ["unit_code", "list", "row", "column", "value", "sheet", "cell"]
@@ -53,7 +54,7 @@ class Extraction:
     modified: datetime | None = None
     link: str | None = None
     ours: bool = False
-    unreachable: str | None = None  # the live workbook failed; values come from a snapshot
+    unreachable: Reason | None = None  # the live workbook failed; values are a snapshot
     read_at: datetime | None = None
     # key → (sheet, cell) of the input cells read without a usable value (blank or bad):
     # where the commune must type, even after inserting rows
@@ -85,9 +86,8 @@ class _Reader:
         for cell in layout.inputs:
             self.cells_by_tab[cell.tab][(cell.row_key, cell.col_key)] = cell
 
-    def finding(self, rule: str, severity: str, message: str, instruction: str, **kw) -> None:
-        self.findings.append(Finding(rule=rule, severity=severity, message=message,
-                                     instruction=instruction, source=self.raw.source, **kw))
+    def finding(self, rule: str, params: dict | None = None, **where) -> None:
+        self.findings.append(Finding(rule, params or {}, source=self.raw.source, **where))
 
     def tabs(self) -> dict[str, RawSheet]:
         """Our tabs by tab id; extra tabs are ignored, duplicated tabs reported."""
@@ -98,12 +98,9 @@ class _Reader:
                 continue
             tab_id = mark[1]
             if tab_id in found:
-                self.finding(
-                    "duplicate-tab", WARNING,
-                    f"Trang “{sheet.title}” là bản sao của trang “{found[tab_id].title}”; "
-                    "chỉ đọc trang gốc.",
-                    f"Xoá trang “{sheet.title}” hoặc chuyển số liệu vào trang gốc.",
-                    sheet=sheet.title, key=f"tab:{tab_id}:{sheet.title}")
+                self.finding("duplicate-tab", {"copy": sheet.title,
+                                               "original": found[tab_id].title},
+                             sheet=sheet.title, key=f"tab:{tab_id}:{sheet.title}")
                 continue
             found[tab_id] = sheet
         return found
@@ -123,12 +120,8 @@ class _Reader:
                 columns = {c: k for c, v in enumerate(row) if c != key_col and (k := _key_text(v))}
             elif key in known_rows:
                 if key in rows_seen:
-                    self.finding(
-                        "duplicate-row", ERROR,
-                        f"Dòng chỉ tiêu bị lặp lại ở dòng {r + 1} (bản gốc ở dòng {rows_seen[key]}"
-                        "); số liệu của dòng lặp không được tính.",
-                        "Xoá dòng sao chép thừa; nhập số liệu vào dòng gốc.",
-                        sheet=sheet.title, cell=a1(r + 1, 2), key=f"dup:{tab_id}:{key}")
+                    self.finding("duplicate-row", {"row": r + 1, "original_row": rows_seen[key]},
+                                 sheet=sheet.title, cell=a1(r + 1, 2), key=f"dup:{tab_id}:{key}")
                     continue
                 rows_seen[key] = str(r + 1)
                 for c, col_key in columns.items():
@@ -140,13 +133,9 @@ class _Reader:
                 typed = [(c, row[c]) for c in columns if c < len(row) and row[c] not in (None, "")]
                 if typed:
                     c, value = typed[0]
-                    self.finding(
-                        "outside-input", WARNING,
-                        f"Có dữ liệu “{show(value)}” ở dòng {r + 1} không thuộc ô nhập nào "
-                        "(dòng chèn thêm?); số liệu này không được tính.",
-                        "Chuyển số liệu vào đúng ô nền vàng của chỉ tiêu, rồi xoá dòng chèn thêm.",
-                        sheet=sheet.title, cell=a1(r + 1, c + 1), value=show(value),
-                        key=f"outside:{tab_id}:{show(value)}")
+                    self.finding("outside-input", {"typed": show(value), "row": r + 1},
+                                 sheet=sheet.title, cell=a1(r + 1, c + 1), value=show(value),
+                                 key=f"outside:{tab_id}:{show(value)}")
 
     def report_missing(self, tabs: dict[str, RawSheet]) -> None:
         for sheet_layout in self.layout.sheets:
@@ -154,11 +143,8 @@ class _Reader:
             if tab_id == INSTRUCTIONS_TAB:
                 continue
             if tab_id not in tabs:
-                self.finding(
-                    "missing-tab", ERROR,
-                    f"Không tìm thấy trang “{sheet_layout.title}” trong bảng tính.",
-                    "Khôi phục trang từ tệp mẫu (không xoá hay thay thế trang tính).",
-                    sheet=sheet_layout.title, key=f"tab:{tab_id}")
+                self.finding("missing-tab", {"title": sheet_layout.title},
+                             sheet=sheet_layout.title, key=f"tab:{tab_id}")
                 continue
             missing = [c for c in self.cells_by_tab[tab_id].values() if c.key not in self.seen]
             by_row: dict[str, list[InputCell]] = defaultdict(list)
@@ -167,14 +153,10 @@ class _Reader:
             for row_key, cells in by_row.items():
                 first = cells[0]
                 category = row_key.split("|", 1)[1]
-                label = first.indicator + (f" (dòng {category})" if category else "")
-                self.finding(
-                    "missing-row", ERROR,
-                    f"Không tìm thấy {len(cells)} ô nhập của chỉ tiêu {label} "
-                    "(dòng hoặc cột đã bị xoá).",
-                    "Khôi phục dòng/cột từ tệp mẫu, rồi nhập lại số liệu.",
-                    sheet=tabs[tab_id].title, indicator=first.indicator,
-                    breakdown=category, key=f"missing:{tab_id}:{row_key}")
+                self.finding("missing-row", {"count": len(cells), "indicator": first.indicator,
+                                             "category": category},
+                             sheet=tabs[tab_id].title, indicator=first.indicator,
+                             breakdown=category, key=f"missing:{tab_id}:{row_key}")
 
 
 def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
@@ -192,10 +174,8 @@ def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
     hint = reader.raw.unit_hint
     if hint in units:
         if code != hint.upper():
-            reader.finding("unit-code-mismatch", ERROR,
-                           f"Ô mã đơn vị ghi “{code}” nhưng bảng tính này được cấp cho "
-                           f"{units[hint].full_name} (mã {hint}); số liệu được tính cho {hint}.",
-                           f"Ghi lại mã {hint} vào ô này (không sửa ô mã đơn vị).",
+            reader.finding("unit-code-mismatch",
+                           {"typed": code, "unit": units[hint].full_name, "code": hint},
                            value=code, key="unit-code", **where)
         return hint
     if code in known:
@@ -203,20 +183,14 @@ def _unit_of(reader: _Reader, units: dict[str, Unit]) -> str | None:
     name_cell = reader.seen.get(reader.layout.role("unit_name").key)
     name = strip_accents(nfc(show(name_cell.raw))).casefold() if name_cell and name_cell.raw else ""
     guess = [u for u in units.values() if name and strip_accents(u.name).casefold() in name]
-    hint = (f" Tên đơn vị ghi “{show(name_cell.raw)}”: nếu là {guess[0].full_name}, mã là "
-            f"{guess[0].code}." if len(guess) == 1 and name_cell else "")
+    suggestion = {"typed_name": show(name_cell.raw) if name_cell else "",
+                  "guess": guess[0].full_name if len(guess) == 1 and name_cell else "",
+                  "guess_code": guess[0].code if len(guess) == 1 and name_cell else ""}
     if not code:
-        reader.finding("unit-code-missing", ERROR,
-                       "Bảng tính không ghi mã đơn vị nên không biết của xã, phường nào; "
-                       "số liệu chưa được tổng hợp." + hint,
-                       "Phòng LĐTBXH ghi mã đơn vị vào ô này (hoặc cấp lại tệp mẫu cho đơn vị).",
-                       value="", key="unit-code", **where)
+        reader.finding("unit-code-missing", suggestion, value="", key="unit-code", **where)
     else:
-        reader.finding("unit-code-unknown", ERROR,
-                       f"Mã đơn vị “{code}” không có trong danh sách đơn vị; số liệu chưa được "
-                       "tổng hợp." + hint,
-                       "Sửa mã đơn vị cho đúng danh sách (config/units.yaml) hoặc cấp lại tệp mẫu.",
-                       value=code, key="unit-code", **where)
+        reader.finding("unit-code-unknown", {"typed": code, **suggestion}, value=code,
+                       key="unit-code", **where)
     return None
 
 
@@ -227,10 +201,10 @@ def _tables(reader: _Reader, unit_code: str, unit_name: str, empty: dict[str, tu
         spec = seen.spec
         parsed = parse_cell(seen.raw, spec.type, spec.choices)
         for problem in parsed.problems:
-            reader.finding(problem.rule, problem.severity, problem.message, problem.instruction,
-                           unit_code=unit_code, unit_name=unit_name, sheet=seen.sheet,
-                           cell=seen.cell, indicator=spec.indicator, breakdown=spec.breakdown,
-                           year=spec.year, value=show(seen.raw), key=key)
+            reader.finding(problem.rule, dict(problem.params), unit_code=unit_code,
+                           unit_name=unit_name, sheet=seen.sheet, cell=seen.cell,
+                           indicator=spec.indicator, breakdown=spec.breakdown, year=spec.year,
+                           value=show(seen.raw), key=key)
         if parsed.value is None:
             empty[key] = (seen.sheet, seen.cell)
             continue
@@ -251,25 +225,16 @@ def extract_workbook(raw: RawWorkbook, layout: Layout, units: dict[str, Unit]) -
                         unreachable=raw.unreachable, read_at=raw.read_at)
     reader = _Reader(raw, layout)
     if raw.unreachable:
-        when = f" (số liệu đọc lúc {raw.read_at:%H:%M %d/%m/%Y})" if raw.read_at else ""
-        reader.finding("unreachable", ERROR,
-                       f"Không truy cập được bảng tính “{raw.source}”: {raw.unreachable}. "
-                       f"Đang dùng số liệu đọc lần trước{when}.",
-                       "Kiểm tra bảng tính còn tồn tại và đã chia sẻ quyền cho tài khoản "
-                       "của hệ thống; chạy lại sau.", key="unreachable")
+        reader.finding("unreachable", {"source": raw.source, "reason": raw.unreachable,
+                                       "read_at": raw.read_at}, key="unreachable")
     if raw.error:
-        reader.finding("unreadable-file", ERROR, f"Tệp “{raw.source}”: {raw.error}.",
-                       "Kiểm tra tệp có đúng định dạng .xlsx, không bị hỏng hay đặt mật khẩu; "
-                       "lưu lại từ Excel hoặc dùng tệp mẫu mới.", key="file")
+        reader.finding("unreadable-file", {"source": raw.source, "reason": raw.error},
+                       key="file")
         result.findings = reader.findings
         return result
     tabs = reader.tabs()
     if not tabs:
-        reader.finding("unknown-workbook", ERROR,
-                       f"Tệp “{raw.source}” không phải biểu mẫu của hệ thống (không có trang nào "
-                       "của biểu mẫu); tệp bị bỏ qua.",
-                       "Dùng tệp mẫu do Phòng LĐTBXH cấp; nếu tệp đặt nhầm thư mục, chuyển đi.",
-                       key="file")
+        reader.finding("unknown-workbook", {"source": raw.source}, key="file")
         result.findings = reader.findings
         return result
     result.ours = True

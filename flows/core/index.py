@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from flows.layout import Layout
+from flows.core.layout import Layout
 
 
 def key_positions(values: pd.DataFrame, layout: Layout) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from flows.core.index import ValueIndex, key_positions
-from flows.layout import Layout
+from flows.core.layout import Layout
 
 REQUEST_COLUMNS = ["unit_code", "indicator", "breakdown", "year"]
 

@@ -22,11 +22,12 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from flows.config import Config, Outliers
-from flows.core.findings import WARNING, Finding
+from flows.config.loader import Config
+from flows.config.quality import Outliers
+from flows.core.findings import Finding
 from flows.core.locate import Locator
+from flows.core.vnformat import auto
 from flows.core.wide import Wide
-from flows.vnformat import auto, number
 
 
 def whole_years(config: Config) -> list[int]:
@@ -155,26 +156,18 @@ def outlier_findings(wide: Wide, config: Config, locator: Locator,
 
     findings = []
     for row in over_time.itertuples() if not over_time.empty else []:
-        direction = "tăng" if row.change_pct > 0 else "giảm"
         low = row.baseline * (1 - settings.change_pct / 100)
         high = row.baseline * (1 + settings.change_pct / 100)
-        findings.append(Finding(
-            "outlier-over-time", WARNING,
-            f"Năm {row.year}: {auto(row.value)}, {direction} {number(abs(row.change_pct), 0)}% so "
-            f"với trung bình {row.history} ({auto(row.baseline)}). Phương pháp: so với các năm "
-            f"trước của đơn vị, ngưỡng ±{auto(settings.change_pct)}%.",
-            "Kiểm tra lại số liệu; nếu đúng, ghi rõ lý do thay đổi ở trang D.",
-            expected=f"{auto(round(low, 1))} – {auto(round(high, 1))}",
+        findings.append(Finding("outlier-over-time", {
+            "year": int(row.year), "value": row.value, "change": row.change_pct,
+            "baseline": row.baseline, "history": row.history,
+            "threshold": settings.change_pct, "low": round(low, 1), "high": round(high, 1)},
             key=f"time|{row.column}|{row.year}", **at(row)))
     for row in across.itertuples() if not across.empty else []:
         spread = settings.z_threshold * row.mad / 0.6745
-        findings.append(Finding(
-            "outlier-across-units", WARNING,
-            f"Năm {row.year}: {auto(row.value)}, khác thường so với {row.n} đơn vị (trung vị "
-            f"{auto(row.median)}, z = {number(row.z, 1)}). Phương pháp: điểm z cải tiến theo "
-            f"MAD, ngưỡng |z| > {auto(settings.z_threshold)}.",
-            "Kiểm tra lại số liệu (gõ thừa chữ số? nhầm đơn vị tính?); nếu đúng, giữ nguyên.",
-            expected=f"{auto(round(max(row.median - spread, 0), 1))} – "
-                     f"{auto(round(row.median + spread, 1))}",
+        findings.append(Finding("outlier-across-units", {
+            "year": int(row.year), "value": row.value, "units": int(row.n),
+            "median": row.median, "z": row.z, "threshold": settings.z_threshold,
+            "low": round(max(row.median - spread, 0), 1), "high": round(row.median + spread, 1)},
             key=f"units|{row.column}|{row.year}", **at(row)))
     return findings

@@ -4,303 +4,46 @@ A rule compares a left and a right expression (`flows.core.expr`) for every (uni
 at once, with a DHIS2 missing-value strategy; the pair operators test presence instead. Two
 kinds look at the list tables: `list_count` (a count equals the number of list rows dated in
 the year) and `list_dates` (every list date lies inside the reporting period).
-Every mistake in the rule file is reported together, in Vietnamese, before any data is read.
+Compiling the rules against the form is `flows.core.ruleset`'s job, done when config loads.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flows import vnformat
-from flows.config import (
-    ConfigError,
-    ConfigModel,
-    Form,
-    Plan,
-    Window,
-    describe_error,
-    key_path,
-    load_yaml,
-    nfc,
-)
+from flows.config.plan import Window
+from flows.core import vnformat
 from flows.core.cells import format_date_vi
-from flows.core.expr import (
-    PLACEHOLDER,
-    Condition,
-    ExprError,
-    FormIndex,
-    Node,
-    Number,
-    Ref,
-    compare,
-    evaluate,
-    parse_condition,
-    parse_expression,
-    references,
-)
-from flows.core.findings import ERROR, WARNING, Finding
+from flows.core.expr import Node, Number, Ref, compare, evaluate, references
+from flows.core.findings import Finding
 from flows.core.locate import Locator
+from flows.core.ruleset import PAIRS, Check, RuleSet
 from flows.core.wide import Wide
 
-PAIRS = ("compulsory_pair", "exclusive_pair")
 SYMBOLS = {"==": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
-OPERATOR_NAMES = {  # DHIS2 spellings, handy because `>=` must be quoted in YAML
-    "equal_to": "==", "not_equal_to": "!=", "less_than": "<", "less_than_or_equal_to": "<=",
-    "greater_than": ">", "greater_than_or_equal_to": ">=",
-}
-SEVERITY_NAMES = {"error": ERROR, "warning": WARNING}
-PLACEHOLDERS = ("left", "right", "year", "category")
-BLANK = "(trống)"
-_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-
-Operator = Literal["==", "!=", "<", "<=", ">", ">=", "compulsory_pair", "exclusive_pair"]
-Missing = Literal["skip_if_any_missing", "skip_if_all_missing", "never_skip"]
 
 
-# --------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------- words
 
 
-class Rule(ConfigModel):
-    """One rule as written in `rules.yaml`."""
-
-    id: str = Field(pattern=r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
-    message: str = Field(min_length=1)
-    instruction: str = Field(min_length=1)
-    severity: Literal["lỗi", "cảnh báo"]
-    kind: Literal["compare", "list_count", "list_dates"] = "compare"
-    left: str | None = None
-    operator: Operator | None = None
-    right: str | None = None
-    missing: Missing = "skip_if_any_missing"
-    tolerance: float = Field(default=0, ge=0)
-    tolerance_pct: float = Field(default=0, ge=0)
-    years: tuple[int, ...] | None = None
-    for_each: str | None = None
-    when: str | None = None
-    cell: Literal["left", "right"] = "left"
-    list_code: str | None = Field(default=None, alias="list")
-    date_column: str | None = None
-
-    @field_validator("left", "right", "when", mode="before")
-    @classmethod
-    def _number_as_text(cls, value: Any) -> Any:
-        # `right: 0` arrives from YAML as an int; it is still an expression
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _severity_word(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = nfc(value).strip()
-            return SEVERITY_NAMES.get(text.casefold(), text)
-        return value
-
-    @field_validator("operator", mode="before")
-    @classmethod
-    def _operator_name(cls, value: Any) -> Any:
-        return OPERATOR_NAMES.get(value.strip(), value.strip()) if isinstance(value, str) \
-            else value
+def _shown(value: float | None) -> float | None:
+    """A rule side as a plain number for the catalogue (None: blank, or not computable)."""
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
-class RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    rules: list[Rule] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Check:
-    """A rule ready to evaluate: one per rule, or one per category with `for_each`."""
-
-    rule: Rule
-    category: str  # the for_each category code, "" without for_each
-    category_label: str
-    left: Node | None
-    right: Node | None
-    when: Condition | None
-    left_text: str  # the expression as written, `$` replaced: shown in `expected`
-    right_text: str
-    years: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    rules: tuple[Rule, ...]
-    checks: tuple[Check, ...]
-    months: dict[int, int]  # months of each form year inside the reporting period
-    period: Window
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def reporting_months(plan: Plan, years: list[int]) -> dict[int, int]:
-    """Calendar months of each year touched by `plan.reporting_period` (12, 12, 3 here)."""
-    start, end = plan.reporting_period.start, plan.reporting_period.end
-    first, last = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
-    return {y: max(0, min(last, y * 12 + 11) - max(first, y * 12) + 1) for y in years}
-
-
-def _shape_problems(rule: Rule, where: str, form: Form) -> list[str]:
-    """Keys each kind needs or forbids, and references to the form outside expressions."""
-    needs = {"compare": ("left", "operator", "right"),
-             "list_count": ("left", "operator", "list", "date_column"),
-             "list_dates": ("list", "date_column")}[rule.kind]
-    forbids = {"compare": ("list", "date_column"), "list_count": ("right",),
-               "list_dates": ("left", "operator", "right", "when", "for_each")}[rule.kind]
-    given = rule.model_dump(by_alias=True)
-    problems = [f"{where}.{key}: thiếu khoá bắt buộc với kind: {rule.kind}"
-                for key in needs if given[key] is None]
-    problems += [f"{where}.{key}: không dùng khoá này với kind: {rule.kind}"
-                 for key in forbids if given[key] is not None]
-    if rule.operator in PAIRS and (rule.kind != "compare" or rule.tolerance or rule.tolerance_pct):
-        problems.append(f"{where}.operator: {rule.operator} chỉ dùng cho kind: compare và "
-                        "không đi với tolerance")
-    for year in rule.years or ():
-        if year not in form.years:
-            problems.append(f"{where}.years: năm {year} không có trong biểu mẫu (các năm: "
-                            f"{', '.join(map(str, form.years))})")
-    if rule.for_each and rule.for_each not in form.dimensions:
-        problems.append(f"{where}.for_each: không có phân tổ '{rule.for_each}' trong biểu mẫu "
-                        f"(có: {', '.join(form.dimensions)})")
-    if rule.list_code:
-        problems += _list_problems(rule, where, form)
-    for name in _PLACEHOLDER_RE.findall(rule.message):
-        if name not in PLACEHOLDERS or (name == "category" and not rule.for_each):
-            problems.append(f"{where}.message: không dùng được chỗ trống {{{name}}} (dùng "
-                            "{left}, {right}, {year}; {category} khi có for_each)")
-    uses_placeholder = any(PLACEHOLDER in (t or "") for t in (rule.left, rule.right, rule.when))
-    if rule.for_each in form.dimensions and not uses_placeholder:
-        problems.append(f"{where}.for_each: biểu thức không dùng dấu $ (mã của từng nhóm)")
-    return problems
-
-
-def _list_problems(rule: Rule, where: str, form: Form) -> list[str]:
-    blocks = {b.code: b for t in form.tabs for b in t.blocks if b.kind == "list"}
-    block = blocks.get(rule.list_code)
-    if block is None:
-        return [f"{where}.list: không có danh sách '{rule.list_code}' trong biểu mẫu "
-                f"(có: {', '.join(c for c in blocks if c)})"]
-    dates = [c.code for c in block.list_columns if c.type == "date"]
-    if rule.date_column and rule.date_column not in dates:
-        return [f"{where}.date_column: danh sách {rule.list_code} không có cột ngày "
-                f"'{rule.date_column}' (cột ngày: {', '.join(dates) or 'không có'})"]
-    return []
-
-
-def _compile(rule: Rule, where: str, index: FormIndex, form: Form) -> tuple[list[Check], list[str]]:
-    """Parse every expression of `rule`, once per `for_each` category."""
-    categories = ([(c.code, c.label) for c in form.dimensions[rule.for_each].categories]
-                  if rule.for_each else [("", "")])
-    sides = {"left": (rule.left, parse_expression), "right": (rule.right, parse_expression),
-             "when": (rule.when, parse_condition)}
-    if rule.kind == "list_count":
-        sides.pop("right")
-    parsed: dict[str, list[Any]] = {key: [] for key in sides}
-    problems: list[str] = []
-    for key, (text, parse) in sides.items():
-        for code, _ in categories:
-            if text is None:
-                parsed[key].append(None)
-                continue
-            try:
-                parsed[key].append(parse(text, index, code or None))
-            except ExprError as exc:
-                at = f" (khi $ = {code})" if code and PLACEHOLDER in text else ""
-                problems.append(f"{where}.{key}: {exc}{at}")
-                break
-    if problems:
-        return [], problems
-    rights = parsed.get("right", [None] * len(categories))
-    checks = [
-        Check(rule, code, label, parsed["left"][i], rights[i], parsed["when"][i],
-              (rule.left or "").replace(PLACEHOLDER, code), _right_text(rule, code, form),
-              tuple(rule.years or form.years))
-        for i, (code, label) in enumerate(categories)
-    ]
-    return checks, []
-
-
-def _right_text(rule: Rule, code: str, form: Form) -> str:
-    """The right side as shown in `expected`; for list_count, what is counted."""
-    if rule.kind != "list_count":
-        return (rule.right or "").replace(PLACEHOLDER, code)
-    columns = {c.code: c.label for t in form.tabs for b in t.blocks if b.code == rule.list_code
-               for c in b.list_columns}
-    label = columns.get(rule.date_column or "", rule.date_column)
-    return f"số dòng danh sách {rule.list_code} có {label.lower()} trong năm"
-
-
-def load_rules(path: Path, form: Form, plan: Plan) -> RuleSet:
-    """Load and check `rules.yaml` against the form; every problem raised in one `ConfigError`."""
-    path = Path(path)
-    try:
-        parsed = RuleFile.model_validate(load_yaml(path) or {})
-    except ValidationError as exc:
-        raise ConfigError([f"{path.name}: {key_path(e['loc'])}: {describe_error(e)}"
-                           for e in exc.errors()]) from None
-    index = FormIndex(form)
-    problems: list[str] = []
-    checks: list[Check] = []
-    seen: set[str] = set()
-    for i, rule in enumerate(parsed.rules):
-        where = f"rules[{i}]"
-        if rule.id in seen:
-            problems.append(f"{where}.id: mã quy tắc '{rule.id}' bị trùng")
-        seen.add(rule.id)
-        shape = _shape_problems(rule, where, form)
-        if shape:
-            problems += shape
-            continue
-        compiled, found = _compile(rule, where, index, form)
-        checks += compiled
-        problems += found
-    if problems:
-        raise ConfigError([f"{path.name}: {p}" for p in dict.fromkeys(problems)])
-    return RuleSet(tuple(parsed.rules), tuple(checks), reporting_months(plan, form.years),
-                   plan.reporting_period)
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def format_number(value: float | None) -> str:
-    """Vietnamese style: 1.234.567 and 2,5 (up to 2 decimals); "(trống)" for a blank."""
-    if value is None or not np.isfinite(value):
-        return BLANK
-    return vnformat.auto(float(value))
-
-
-def fill_message(template: str, values: dict[str, str]) -> str:
-    """Replace {left}, {right}, {year}, {category}; other braces are left alone."""
-    return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
-
-
-def _tolerance_text(rule: Rule) -> str:
-    parts = [format_number(rule.tolerance)] if rule.tolerance else []
-    parts += [f"{format_number(rule.tolerance_pct)}%"] if rule.tolerance_pct else []
-    return f"; cho phép lệch {' + '.join(parts)}" if parts else ""
-
-
-def _expected(check: Check, right: float) -> str:
+def _expected_params(check: Check, right: float | None) -> dict:
+    """What the catalogue needs to word the expected value of a failing check."""
     rule = check.rule
-    if rule.operator == "compulsory_pair":
-        return f"nhập cả {check.left_text} và {check.right_text}"
-    if rule.operator == "exclusive_pair":
-        return f"chỉ nhập một trong hai: {check.left_text} hoặc {check.right_text}"
-    shown = f"{SYMBOLS[rule.operator or '==']} {format_number(right)}"
-    if not isinstance(check.right, Number):
-        shown += f" ({check.right_text})"
-    return shown + _tolerance_text(rule)
+    params = {"symbol": SYMBOLS.get(rule.operator or "==", ""), "right_value": _shown(right),
+              "left_text": check.left_text,
+              "right_text": "" if isinstance(check.right, Number) else check.right_text,
+              "tolerance": rule.tolerance, "tolerance_pct": rule.tolerance_pct}
+    if rule.kind == "list_count":
+        params.update(count_list=rule.list_code, count_column=check.right_text, right_text="")
+    return params
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -426,7 +169,7 @@ def _list_date_findings(check: Check, lists: pd.DataFrame, units: pd.Index, peri
                  & lists["unit_code"].isin(units)]
     text = rows["value"].astype(str).str[:10]
     bad = rows[(text < period.start.isoformat()) | (text > period.end.isoformat())]
-    span = f"{format_date_vi(period.start)} – {format_date_vi(period.end)}"
+    span = f"{format_date_vi(period.start)} – {format_date_vi(period.end)}"  # dates only
     findings = []
     for row in bad.itertuples(index=False):
         typed = str(row.value)[:10]
@@ -435,14 +178,11 @@ def _list_date_findings(check: Check, lists: pd.DataFrame, units: pd.Index, peri
         except ValueError:
             shown, year = typed, None
         findings.append(Finding(
-            rule=rule.id, severity=rule.severity,
-            message=fill_message(rule.message, {"left": shown, "right": span,
-                                                "year": str(year or ""), "category": ""}),
-            instruction=rule.instruction, unit_code=row.unit_code,
-            unit_name=unit_names.get(row.unit_code, ""), sheet=row.sheet, cell=row.cell,
-            indicator=rule.list_code or "", breakdown=f"{row.row},{row.column}", year=year,
-            value=shown, expected=f"từ {format_date_vi(period.start)} đến "
-                                  f"{format_date_vi(period.end)}",
+            rule.id, {"left": shown, "right": span, "year": year or "", "category": "",
+                      "start": period.start, "end": period.end},
+            unit_code=row.unit_code, unit_name=unit_names.get(row.unit_code, ""),
+            sheet=row.sheet, cell=row.cell, indicator=rule.list_code or "",
+            breakdown=f"{row.row},{row.column}", year=year, value=shown,
             key=f"{rule.id}|{rule.list_code}#{row.row}|{row.column}"))
     return findings
 
@@ -458,14 +198,14 @@ def _findings(failures: pd.DataFrame, checks: tuple[Check, ...], locator: Locato
         check = checks[row.check]
         rule = check.rule
         year = int(row.year)
-        shown = {"left": format_number(row.left), "right": format_number(row.right),
-                 "year": str(year), "category": check.category_label}
+        left = _shown(row.left)
         findings.append(Finding(
-            rule=rule.id, severity=rule.severity, message=fill_message(rule.message, shown),
-            instruction=rule.instruction, unit_code=row.unit_code,
-            unit_name=unit_names.get(row.unit_code, ""), sheet=where.sheet or "",
-            cell=where.cell or "", indicator=row.indicator, breakdown=row.breakdown, year=year,
-            value=shown["left"], expected=_expected(check, row.right),
+            rule.id, {"left": left, "right": _shown(row.right), "year": year,
+                      "category": check.category_label, **_expected_params(check, row.right)},
+            unit_code=row.unit_code, unit_name=unit_names.get(row.unit_code, ""),
+            sheet=where.sheet or "", cell=where.cell or "", indicator=row.indicator,
+            breakdown=row.breakdown, year=year,
+            value="" if left is None else vnformat.auto(left),
             key=f"{rule.id}|{year}|{check.category}"))
     return findings
 

@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from flows.config import Config
-from flows.core.findings import ERROR, WARNING, Finding
+from flows.config.loader import Config
+from flows.core.findings import Finding
+from flows.core.layout import Layout
 from flows.core.locate import Locator
-from flows.layout import Layout
-from flows.vnformat import short_date
 
 NOT_STARTED = "Chưa bắt đầu"
 IN_PROGRESS = "Đang nhập"
@@ -78,52 +77,42 @@ def timeliness_findings(status: pd.DataFrame, config: Config, layout: Layout,
     """
     labels = config.form.choices["trang_thai"]
     window = config.plan.self_inspection
-    deadline = short_date(config.plan.deadline)
+    deadline = config.plan.deadline
     typed = _dates(status["completion_date"])
     said_done = status["submission_status"] == labels[1]
     missing = status["required_total"] - status["required_filled"]
     has_date = typed.notna()
     future = has_date & (typed > pd.Timestamp(as_of))
-    checks = [  # (mask, rule, severity, at, message(row), instruction, expected(row))
-        (said_done & (missing > 0), "complete-but-missing", ERROR, "status",
-         lambda r: f"Đơn vị đã chọn “{labels[1]}” nhưng còn {r.missing} ô bắt buộc chưa nhập "
-                   "hoặc nhập sai.",
-         f"Nhập đủ các ô còn trống và sửa các ô báo lỗi, hoặc chuyển trạng thái về "
-         f"“{labels[0]}”.", lambda r: f"{r.required_total} ô bắt buộc"),
-        (said_done & ~has_date, "completion-date-missing", WARNING, "completion_date",
-         lambda r: f"Đã chọn “{labels[1]}” nhưng chưa ghi ngày hoàn thành.",
-         "Ghi ngày hoàn thành dạng ngày/tháng/năm.", lambda r: ""),
-        (has_date & ~said_done, "completion-date-without-status", WARNING, "completion_date",
-         lambda r: f"Có ngày hoàn thành nhưng trạng thái chưa là “{labels[1]}”.",
-         f"Nếu đã nhập xong, chọn “{labels[1]}”; nếu chưa, xoá ngày hoàn thành.",
-         lambda r: ""),
-        (future, "completion-date-future", ERROR, "completion_date",
-         lambda r: f"Ngày hoàn thành {r.typed_text} là ngày trong tương lai.",
-         "Ghi đúng ngày đã hoàn thành biểu.", lambda r: f"≤ {short_date(as_of)}"),
+    checks = [  # (mask, rule, the cell it points at, params(row), expected(row))
+        (said_done & (missing > 0), "complete-but-missing", "status",
+         lambda r: {"done": labels[1], "in_progress": labels[0], "missing": r.missing,
+                    "total": r.required_total}),
+        (said_done & ~has_date, "completion-date-missing", "completion_date",
+         lambda r: {"done": labels[1]}),
+        (has_date & ~said_done, "completion-date-without-status", "completion_date",
+         lambda r: {"done": labels[1]}),
+        (future, "completion-date-future", "completion_date",
+         lambda r: {"typed": r.typed_day, "as_of": as_of}),
         (has_date & ~future & (typed < pd.Timestamp(window.start)), "completion-date-early",
-         WARNING, "completion_date",
-         lambda r: f"Ngày hoàn thành {r.typed_text} trước thời gian tự kiểm tra "
-                   f"({short_date(window.start)} – {short_date(window.end)}).",
-         "Kiểm tra lại ngày hoàn thành.", lambda r: f"≥ {short_date(window.start)}"),
-        (status["timeliness"] == LATE, "completed-late", WARNING, "completion_date",
-         lambda r: f"Hoàn thành trễ {r.days_late} ngày so với hạn {deadline}.",
-         "Lần sau hoàn thành trước hạn.", lambda r: f"≤ {deadline}"),
-        (status["timeliness"] == OVERDUE, "overdue", WARNING, "status",
-         lambda r: f"Quá hạn {r.days_late} ngày (hạn {deadline}) mà chưa hoàn thành biểu.",
-         f"Khẩn trương nhập đủ số liệu và chọn “{labels[1]}”.", lambda r: f"≤ {deadline}"),
+         "completion_date", lambda r: {"typed": r.typed_day, "start": window.start,
+                                       "end": window.end}),
+        (status["timeliness"] == LATE, "completed-late", "completion_date",
+         lambda r: {"days": r.days_late, "deadline": deadline}),
+        (status["timeliness"] == OVERDUE, "overdue", "status",
+         lambda r: {"days": r.days_late, "deadline": deadline, "done": labels[1]}),
     ]
-    frame = status.assign(missing=missing, typed_text=typed.dt.strftime("%d/%m/%Y").fillna(""))
+    frame = status.assign(missing=missing, typed_text=typed.dt.strftime("%d/%m/%Y").fillna(""),
+                          typed_day=typed.dt.date)
     flagged = frame[np.logical_or.reduce([mask for mask, *_ in checks])]
     where = _role_cells(flagged, layout, locator) if len(flagged) else {}
     findings: list[Finding] = []
-    for mask, rule, severity, role, message, instruction, expected in checks:
+    for mask, rule, role, params in checks:
         for row in frame[mask].itertuples():
             sheet, cell = where[(row.unit_code, role)]
             value = row.submission_status if role == "status" else row.typed_text
             findings.append(Finding(
-                rule, severity, message(row), instruction, unit_code=row.unit_code,
-                unit_name=row.unit_name, sheet=sheet, cell=cell,
-                indicator=layout.role(role).indicator, value=value, expected=expected(row),
+                rule, params(row), unit_code=row.unit_code, unit_name=row.unit_name,
+                sheet=sheet, cell=cell, indicator=layout.role(role).indicator, value=value,
                 key=rule))
     return findings
 

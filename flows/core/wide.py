@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from flows.config import NUMERIC_TYPES, Form
+from flows.config.form import NUMERIC_TYPES, Form
 from flows.core.index import ValueIndex
-from flows.layout import Layout
+from flows.core.layout import Layout
 
 
 def column_name(indicator: str, breakdown: str) -> str:

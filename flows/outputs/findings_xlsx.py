@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -10,14 +11,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from flows.core.findings import ERROR, INFO, SEVERITY_RANK, WARNING
-from flows.fileio import write_atomically
+from flows.outputs.atomic import write_atomically
 
 HEADERS = {  # column → (Vietnamese header, width)
     "severity": ("Mức độ", 10), "sheet": ("Trang", 22), "cell": ("Ô", 7),
     "indicator": ("Chỉ tiêu", 9), "breakdown": ("Phân tổ", 12), "year": ("Năm", 7),
     "message": ("Vấn đề", 60), "instruction": ("Cần làm", 45), "value": ("Giá trị", 14),
     "expected": ("Giá trị hợp lý", 16), "rule": ("Mã kiểm tra", 22), "source": ("Tệp", 22),
-    "finding_id": ("Mã phát hiện", 13),
+    "finding_id": ("Mã phát hiện", 13), "rule_name": ("Loại kiểm tra", 28),
 }
 SEVERITY_FILL = {ERROR: "F8CBAD", WARNING: "FFE699", INFO: "DDEBF7"}
 _BOLD = Font(bold=True)
@@ -35,15 +36,17 @@ def _sheet_title(code: str, name: str, used: set[str]) -> str:
     return title
 
 
-def _write_table(ws, frame: pd.DataFrame, columns: list[str], start_row: int = 1) -> None:
+def _write_table(ws, frame: pd.DataFrame, columns: list[str], labels: dict[str, str],
+                 start_row: int = 1) -> None:
     for j, column in enumerate(columns, start=1):
         header, width = HEADERS.get(column, (column, 14))
         cell = ws.cell(row=start_row, column=j, value=header)
         cell.font, cell.fill = _BOLD, _HEADER_FILL
         ws.column_dimensions[get_column_letter(j)].width = width
     for i, row in enumerate(frame[columns].itertuples(index=False), start=start_row + 1):
-        for j, value in enumerate(row, start=1):
-            cell = ws.cell(row=i, column=j, value=None if pd.isna(value) else value)
+        for j, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
+            shown = labels.get(value, value) if column == "severity" else value
+            cell = ws.cell(row=i, column=j, value=None if pd.isna(shown) else shown)
             cell.alignment = _WRAP
         fill = SEVERITY_FILL.get(getattr(row, "severity", ""), None)
         if fill:
@@ -52,7 +55,7 @@ def _write_table(ws, frame: pd.DataFrame, columns: list[str], start_row: int = 1
     ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(columns))}{start_row + len(frame)}"
 
 
-def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame) -> None:
+def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str, str]) -> None:
     ws.append(["Tổng hợp kết quả kiểm tra số liệu"])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([])
@@ -74,37 +77,40 @@ def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame) -> None:
     ws.append([])
     ws.append(["Theo loại kiểm tra"])
     ws.cell(row=ws.max_row, column=1).font = _BOLD
-    ws.append(["Mã kiểm tra", "Mức độ", "Số phát hiện", "Số đơn vị"])
+    ws.append(["Loại kiểm tra", "Mức độ", "Số phát hiện", "Số đơn vị", "Mã kiểm tra"])
     for cell in ws[ws.max_row]:
         cell.font, cell.fill = _BOLD, _HEADER_FILL
-    by_rule = (findings.groupby(["rule", "severity"])
+    by_rule = (findings.groupby(["rule", "rule_name", "severity"])
                .agg(n=("finding_id", "size"), units=("unit_code", "nunique")).reset_index())
     by_rule["_rank"] = by_rule["severity"].map(SEVERITY_RANK)
     for row in by_rule.sort_values(["_rank", "n"], ascending=[True, False]).itertuples():
-        ws.append([row.rule, row.severity, int(row.n), int(row.units)])
-    for column, width in zip("ABCDEFG", (22, 26, 24, 12, 8, 10, 10), strict=True):
+        ws.append([row.rule_name, labels.get(row.severity, row.severity), int(row.n),
+                   int(row.units), row.rule])
+    for column, width in zip("ABCDEFG", (30, 26, 24, 12, 22, 10, 10), strict=True):
         ws.column_dimensions[column].width = width
 
 
-def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame) -> Path:
+def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame,
+                        catalogue: Any) -> Path:
     """Summary tab (counts per unit × severity and per rule), then a tab per unit with findings,
     most serious first, and a tab for workbooks that could not be attributed to a unit."""
+    labels = dict(catalogue.severities)
     wb = Workbook()
-    _summary(wb.active, findings, status)
+    _summary(wb.active, findings, status, labels)
     wb.active.title = "Tổng hợp"
     used = {"Tổng hợp"}
     unit_columns = ["severity", "sheet", "cell", "message", "instruction", "value", "expected",
-                    "indicator", "breakdown", "year", "rule", "finding_id"]
+                    "indicator", "breakdown", "year", "rule_name", "rule", "finding_id"]
     for row in status.itertuples():
         mine = findings[findings["unit_code"] == row.unit_code]
         ws = wb.create_sheet(_sheet_title(row.unit_code, row.unit_name, used))
         if mine.empty:
             ws.append(["Không có phát hiện nào."])
             continue
-        _write_table(ws, mine, unit_columns)
+        _write_table(ws, mine, unit_columns, labels)
     general = findings[findings["unit_code"].fillna("") == ""]
     if len(general):
         ws = wb.create_sheet(_sheet_title("Tệp", "chưa rõ đơn vị", used))
         _write_table(ws, general, ["severity", "source", "sheet", "cell", "message",
-                                   "instruction", "rule", "finding_id"])
+                                   "instruction", "rule_name", "rule", "finding_id"], labels)
     return write_atomically(path, wb.save)

@@ -1,46 +1,21 @@
-"""What every source adapter hands to the core: workbooks as plain grids of Python values.
+"""What every source adapter offers the pipeline: the workbooks of all units, as core inputs.
 
 A source lists the workbooks to read (`refs`), reads one (`read`, never raising for a problem
 with that workbook: it sets `error` or `unreachable` instead), and may act after the run
-(`finish`: the Google source writes each unit's findings back into its sheet).
+(`finish`: the Google source writes each unit's findings back into its sheet), and says
+what went wrong on its side (`findings`: access problems, as findings of the catalogue).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Protocol
+
+from flows.core.findings import Finding
+from flows.core.inputs import Formula, RawSheet, RawWorkbook
 
 if TYPE_CHECKING:
     from flows.core.consolidate import Consolidated
-
-
-@dataclass(frozen=True)
-class Formula:
-    """A cell holding a formula: its text and the last value the spreadsheet computed."""
-
-    text: str
-    cached: object = None
-
-
-@dataclass
-class RawSheet:
-    title: str
-    rows: list[list[object]]  # 0-based grid: str, int, float, bool, datetime, Formula or None
-
-
-@dataclass
-class RawWorkbook:
-    """One workbook as read, or the reason it could not be read."""
-
-    source: str  # file name or spreadsheet id: how staff recognise it
-    sheets: list[RawSheet] = field(default_factory=list)
-    modified: datetime | None = None  # when the workbook was last edited
-    error: str | None = None  # could not be read at all (and no earlier snapshot)
-    link: str | None = None  # where staff open it (a Google Sheets URL)
-    unit_hint: str | None = None  # the unit a registry says this workbook belongs to
-    unreachable: str | None = None  # why the live workbook failed; the grids are a snapshot
-    read_at: datetime | None = None  # when these grids were read
 
 
 class Source(Protocol):
@@ -58,3 +33,10 @@ class Source(Protocol):
     def finish(self, result: Consolidated, as_of: date) -> list[str]:
         """After consolidation (e.g. write flags back). Returns lines for the run log."""
         ...
+
+    def findings(self) -> list[Finding]:
+        """Problems of the source itself this run (a listing or a write-back that failed)."""
+        ...
+
+
+__all__ = ["Formula", "RawSheet", "RawWorkbook", "Source"]

@@ -15,9 +15,10 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.protection import SheetProtection
 
-from flows.fileio import write_atomically
-from flows.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout, column_letter
-from flows.sources.base import Formula, RawSheet, RawWorkbook
+from flows.core.findings import Finding, Reason
+from flows.core.inputs import Formula, RawSheet, RawWorkbook
+from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout, column_letter
+from flows.outputs.atomic import write_atomically
 
 INPUT_FILL = "FFF2CC"
 NUMBER_FORMATS = {
@@ -202,7 +203,7 @@ def read_workbook(path: Path) -> RawWorkbook:
     try:
         wb = load_workbook(path, read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raw.error = f"không mở được tệp ({type(exc).__name__})"
+        raw.error = Reason("cannot-open", {"kind": type(exc).__name__})
         return raw
     try:
         found = [(ws.title, *_grid(ws)) for ws in wb.worksheets]
@@ -248,6 +249,9 @@ class XlsxFolderSource:
 
     def finish(self, result, as_of) -> list[str]:
         return []  # local files are not written back: staff read findings.xlsx
+
+    def findings(self) -> list[Finding]:
+        return []
 
     def read_all(self) -> list[RawWorkbook]:
         return [read_workbook(path) for path in self.paths()]

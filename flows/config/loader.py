@@ -1,0 +1,157 @@
+"""The one configuration loader: every file of a config folder, checked once, all problems at once.
+
+`load_config` reads form, units, plan, rules, quality, reminders and google from the config
+folder and the report wording from the templates, validates each against its model, then
+checks what refers to what (a rule naming an unknown indicator, the report naming an unknown
+code, Google settings when Google is needed). Every mistake of every file is collected into one
+`ConfigError` — file, key path, what is expected, in Vietnamese — before any workbook is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from flows.config.base import ConfigError, load_yaml, parse_data
+from flows.config.catalogue import CATALOGUE_FILE, Catalogue, CatalogueFile, compile_catalogue
+from flows.config.form import Form, form_problems
+from flows.config.google import (
+    GoogleSettings,
+    credentials_problems,
+    folder_problems,
+)
+from flows.config.plan import Plan, plan_problems, report_problems
+from flows.config.quality import Quality
+from flows.config.reminders import ReminderSettings
+from flows.config.rules import RuleFile
+from flows.config.units import Units, units_problems
+from flows.config.workspace import config_dir, find_template, template_dirs
+
+WORDING_FILE = "bao-cao.yaml"
+# What a command may need beyond the always-required files.
+NEEDS = frozenset({"google", "provision", "reminders"})
+
+
+class Config(BaseModel):
+    """Everything loaded from one config folder (and the templates beside it)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    directory: Path
+    form: Form
+    units: Units
+    plan: Plan
+    quality: Quality = Quality()
+    rules: Any = None  # flows.core.rules.RuleSet, compiled against the form
+    reminders: ReminderSettings | None = None  # None: no reminders.yaml, no reminders
+    google: GoogleSettings | None = None  # paths resolved; None without google.yaml
+    templates: tuple[Path, ...] = ()
+    wording: dict = {}
+    catalogue: Catalogue | None = None  # every finding code, with the rules of rules.yaml
+
+    def template(self, name: str) -> Path:
+        """The deployment's copy of a template file, else the shipped one."""
+        dirs = self.templates or template_dirs(self.directory)
+        return find_template(dirs, name)
+
+
+class _Collector:
+    """Parses files one by one, keeping every problem instead of stopping at the first."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.problems: list[str] = []
+
+    def parse(self, model: type, name: str, required: bool = True) -> Any:
+        path = self.folder / name
+        if not path.is_file() and not required:
+            return None
+        return self.attempt(lambda: parse_data(model, load_yaml(path), name))
+
+    def attempt(self, step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+
+def _wording(dirs: tuple[Path, ...], collect: _Collector) -> dict:
+    path = find_template(dirs, WORDING_FILE)
+    data = collect.attempt(lambda: load_yaml(path))
+    if data is not None and not isinstance(data, dict):
+        collect.problems.append(f"{WORDING_FILE}: cần một nhóm khoá: giá trị")
+        return {}
+    return data or {}
+
+
+def _catalogue(dirs: tuple[Path, ...], rule_file: RuleFile | None,
+               collect: _Collector) -> Catalogue | None:
+    path = find_template(dirs, CATALOGUE_FILE)
+    data = collect.attempt(lambda: load_yaml(path))
+    if data is None:
+        return None
+    parsed = collect.attempt(lambda: parse_data(CatalogueFile, data, CATALOGUE_FILE))
+    compiled = collect.attempt(lambda: compile_catalogue(parsed)) if parsed else None
+    if compiled is None:
+        return None
+    return compiled.with_rules(rule_file.rules if rule_file else [], collect.problems)
+
+
+def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()) -> Config:
+    """Load and cross-check every file of one config folder.
+
+    `need` adds what a command requires beyond the always-checked files: ``google`` (the
+    Google source: google.yaml and its credentials), ``provision`` (also a real folder id) and
+    ``reminders`` (sending reminders: reminders.yaml must exist).
+
+    Raises:
+        ConfigError: every problem found, each naming its file and key.
+    """
+    from flows.core.ruleset import compile_rules  # the expression parser lives with the checks
+
+    needs = set(need)
+    unknown = needs - NEEDS
+    if unknown:
+        raise ValueError(f"unknown needs: {sorted(unknown)}")
+    folder = config_dir(directory)
+    if not folder.is_dir():
+        raise ConfigError([f"{folder}: không có thư mục cấu hình này (cần các tệp form.yaml, "
+                           "units.yaml, plan.yaml). Tạo một thư mục mới bằng: giamsat init "
+                           "<thư mục>."])
+    collect = _Collector(folder)
+    form: Form | None = collect.parse(Form, "form.yaml")
+    units: Units | None = collect.parse(Units, "units.yaml")
+    plan: Plan | None = collect.parse(Plan, "plan.yaml")
+    quality = collect.parse(Quality, "quality.yaml", required=False) or Quality()
+    rule_file = collect.parse(RuleFile, "rules.yaml", required=False)
+    reminders = collect.parse(ReminderSettings, "reminders.yaml",
+                              required="reminders" in needs)
+    google = collect.parse(GoogleSettings, "google.yaml",
+                           required=bool(needs & {"google", "provision"}))
+    if form is not None:
+        collect.problems += form_problems(form)
+    if units is not None:
+        collect.problems += units_problems(units)
+    if plan is not None:
+        collect.problems += plan_problems(plan)
+    rules = None
+    if form is not None and plan is not None:
+        collect.problems += report_problems(plan, form)
+        rules = collect.attempt(lambda: compile_rules(rule_file or RuleFile(), form, plan))
+    if google is not None:
+        google = google.resolved(folder)
+        if needs & {"google", "provision"}:
+            collect.problems += credentials_problems(google)
+        if "provision" in needs:
+            collect.problems += folder_problems(google)
+    dirs = template_dirs(folder)
+    wording = _wording(dirs, collect)
+    catalogue = _catalogue(dirs, rule_file, collect)
+    if collect.problems:
+        raise ConfigError(list(dict.fromkeys(collect.problems)))
+    return Config(directory=folder, form=form, units=units, plan=plan, quality=quality,
+                  rules=rules, reminders=reminders, google=google, templates=dirs,
+                  wording=wording, catalogue=catalogue)

@@ -1,0 +1,298 @@
+"""The Prefect flow `consolidate`: thin wiring of sources → core → store → outputs.
+
+The logic lives in `flows.core`; this module only orders the steps, logs and publishes.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.config import Config, ConfigError, load_config
+from flows.core.audit import completion_dates, late_edit_findings
+from flows.core.consolidate import Checked, Consolidated, check, summarise, unit_status
+from flows.core.extract import Extraction, extract_workbook
+from flows.core.findings import (
+    ERROR,
+    WARNING,
+    Finding,
+    append_findings,
+    is_lost,
+    severity_words,
+)
+from flows.core.layout import Layout, build_layout
+from flows.core.locate import Locator
+from flows.core.timeliness import as_of_date
+from flows.notify import send_reminders
+from flows.outputs.findings_xlsx import write_findings_xlsx
+from flows.outputs.report import ReportFiles, render_report, summary_markdown
+from flows.outputs.rundirs import freeze, new_run_dir, point_latest, run_lock
+from flows.outputs.tables import write_csv, write_json
+from flows.sources.base import Source
+from flows.sources.xlsx import XlsxFolderSource
+from flows.store.history import History
+
+
+@dataclass
+class RunSummary:
+    """What a consolidation run produced; printed by the CLI, returned by the flow."""
+
+    out_dir: str
+    as_of: str
+    units_expected: int
+    units_found: int
+    units_complete: int
+    units_on_time: int
+    reporting_rate: float
+    errors: int
+    warnings: int
+    files: list[str]
+    lost_units: list[str] = field(default_factory=list)  # could not be read this run
+
+
+def make_source(source: str, config: Config, registry: str | None = None) -> Source:
+    """`google` → the Google Sheets source (registry of unit → sheet); otherwise a folder."""
+    if source == "google":
+        from flows.sources.google.source import GoogleSource
+
+        return GoogleSource(config, registry)
+    return XlsxFolderSource(Path(source))
+
+
+def _name(ref: str) -> str:
+    return Path(ref).name
+
+
+@task(cache_policy=NO_CACHE, task_run_name="read-{ref}")
+def read_and_extract(source: Source, ref: str, layout: Layout, config: Config) -> Extraction:
+    """Read one workbook. Whatever goes wrong stays with this workbook: the run goes on."""
+    logger = get_run_logger()
+    name = _name(ref)
+    try:
+        raw = source.read(ref)
+        extraction = extract_workbook(raw, layout, config.units.by_code())
+    except Exception as exc:  # a bug must not cost the other communes their consolidation
+        logger.error("Reading %s failed:\n%s", name, traceback.format_exc())
+        return Extraction(source=name, findings=[Finding(
+            "internal-error", {"source": name, "kind": type(exc).__name__}, source=name,
+            key="file")])
+    state = "snapshot (unreachable)" if extraction.unreachable else "read"
+    logger.info("%s: %s, unit %s, %d values, %d findings", name, state,
+                extraction.unit_code or "?", len(extraction.values), len(extraction.findings))
+    return extraction
+
+
+@task(cache_policy=NO_CACHE)
+def check_all(extractions: list[Extraction], config: Config, layout: Layout,
+              as_of: date) -> Checked:
+    return check(extractions, config, layout, as_of, config.rules)
+
+
+@task(cache_policy=NO_CACHE)
+def record_history(checked: Checked, config: Config, as_of: date, state_dir: Path,
+                   run_id: str, now: datetime) -> Consolidated:
+    """Append tonight's values to the audit history, then summarise with what it shows:
+    when each unit really became complete, and values changed after the deadline or after
+    the unit declared itself complete."""
+    logger = get_run_logger()
+    status = unit_status(checked.index, checked.chosen, config, as_of)
+    values = checked.index.values
+    with History(folder=state_dir) as history:
+        written = history.record(run_id, now, values, status)
+        evidence = history.completion_evidence()
+        changes = history.changes(include_initial=False)
+    locator = Locator(values, checked.index.layout, checked.index)
+    names = {u.code: u.full_name for u in config.units.units}
+    dates, disagree = completion_dates(
+        {u: e.complete_at for u, e in evidence.items()}, status, config.plan.tz,
+        {u: e.seen_incomplete_at for u, e in evidence.items()}, locator)
+    late = late_edit_findings(changes, evidence, config.plan.deadline, config.plan.tz, names,
+                              locator)
+    logger.info("History: %d changed values recorded; %d late edits", written, len(late))
+    completion = pd.Series(dates.to_numpy(), index=status["unit_code"])
+    return summarise(checked, config, as_of, completion, disagree + late)
+
+
+@task(cache_policy=NO_CACHE)
+def remind(result: Consolidated, config: Config, as_of: date, state_dir: Path,
+           mode: str) -> tuple[list[str], list[Finding]]:
+    """Today's reminder emails (`send`), or their drafts as .eml files (`dry-run`); the log
+    lines and a finding for each reminder that could not go out."""
+    if mode == "off":
+        return [], []
+    names = {u.code: u.full_name for u in config.units.units}
+    try:
+        sent = send_reminders(result, config, as_of, state_dir, dry_run=mode != "send")
+    except ConfigError as exc:  # a reminder problem never costs the night's consolidation
+        return ([f"Thư nhắc: {problem}" for problem in exc.problems],
+                [Finding("reminder-config", {"problem": problem}, key=f"reminders|{problem}")
+                 for problem in exc.problems])
+    failed = [Finding("reminder-failed", {"reason": r.status.removeprefix("failed: ")},
+                      unit_code=r.unit_code, unit_name=names.get(r.unit_code, ""),
+                      key=f"reminder|{as_of.isoformat()}")
+              for r in sent if r.status.startswith("failed")]
+    return [f"Thư nhắc {r.unit_code} → {', '.join(r.to)}: {r.status}" for r in sent], failed
+
+
+@task(cache_policy=NO_CACHE)
+def write_outputs(result: Consolidated, out_dir: Path, meta: dict, catalogue) -> list[str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        write_csv(out_dir / "values.csv", result.values),
+        write_csv(out_dir / "lists.csv", result.lists),
+        write_csv(out_dir / "findings.csv", severity_words(result.findings, catalogue)),
+        write_csv(out_dir / "status.csv", result.status),
+        write_csv(out_dir / "reporting.csv", result.reporting),
+        write_findings_xlsx(out_dir / "findings.xlsx", result.findings, result.status,
+                            catalogue),
+        write_json(out_dir / "run.json", meta),
+    ]
+    return [str(path) for path in written]
+
+
+@task(cache_policy=NO_CACHE)
+def write_report(result: Consolidated, config: Config, layout: Layout, out_dir: Path,
+                 as_of: date, final: bool, pdf: bool) -> ReportFiles:
+    """The Word report, its HTML view, the appendix workbook, charts and (with LibreOffice) PDF."""
+    files = render_report(result, config, layout, out_dir, as_of, final=final, pdf=pdf)
+    if files.note:
+        get_run_logger().warning("%s", files.note)
+    return files
+
+
+def publish_artifacts(result: Consolidated, config: Config, files: ReportFiles) -> None:
+    """The unit status table and a run summary, under stable keys so the UI keeps history."""
+    columns = ["unit_code", "unit_name", "completeness", "timeliness", "days_late", "errors",
+               "warnings", "access"]
+    table = result.status[columns].astype(object).where(result.status[columns].notna(), "")
+    create_table_artifact(table=table.to_dict("records"), key="giamsat-unit-status",
+                          description="Tình hình nhập liệu của từng đơn vị")
+    create_markdown_artifact(markdown=summary_markdown(result, config, files),
+                             key="giamsat-run-summary", description="Tóm tắt lần tổng hợp")
+
+
+def run_summary(result: Consolidated, out_dir: Path, as_of: date, files: list[str]) -> RunSummary:
+    status = result.status
+    severities = result.findings["severity"]
+    return RunSummary(
+        out_dir=str(out_dir), as_of=as_of.isoformat(), units_expected=len(status),
+        units_found=int(status["found"].sum()),
+        units_complete=int(status["complete"].sum()),
+        units_on_time=int(result.reporting["units_on_time"].iloc[0]),
+        reporting_rate=float(result.reporting["reporting_rate"].iloc[0]),
+        errors=int((severities == ERROR).sum()), warnings=int((severities == WARNING).sum()),
+        files=files,
+    )
+
+
+def lost_units(extractions: list[Extraction], catalogue) -> list[str]:
+    """Workbooks this run could not read live (an access or system finding): unit codes, or
+    file names when unknown."""
+    return sorted({e.unit_code or e.source for e in extractions
+                   if any(is_lost(f, catalogue) for f in e.findings)})
+
+
+def restrict(config: Config, units: list[str] | None) -> Config:
+    """A run over a subset of units: the others are neither expected nor reported."""
+    if not units:
+        return config
+    wanted = {u.strip().upper() for u in units}
+    registry = config.units.model_copy(update={
+        "units": [u for u in config.units.units if u.code.upper() in wanted]})
+    return config.model_copy(update={"units": registry})
+
+
+def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config) -> Path:
+    if final:
+        folder = out / "final" / as_of.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    if dated:
+        run = flow_run.get_id() or "local"
+        return new_run_dir(out, datetime.now(config.plan.tz), str(run))
+    return out
+
+
+@flow(name="consolidate", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def consolidate_flow(
+    source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
+    registry: str | None = None, units: list[str] | None = None, final: bool = False,
+    dated: bool = False, state_dir: str | None = None, reminders: str = "dry-run",
+    now: datetime | None = None, pdf: bool = True,
+) -> RunSummary:
+    """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
+    consolidated tables.
+
+    `units` limits the run to some unit codes; `final` writes the numbered, dated report into
+    `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
+    and repoints `out/latest`. The audit history and the reminder log live in `state_dir`
+    (default `out/state`); `reminders` is `send`, `dry-run` (drafts as .eml files) or `off`;
+    `now` stands in for the clock in simulations; `pdf` asks LibreOffice for a PDF of the
+    report when it is installed. A run that could not read some unit ends
+    Failed, with every output written for the others.
+    """
+    logger = get_run_logger()
+    config = restrict(load_config(config_dir), units)
+    as_of = as_of or as_of_date(config.plan.tz)
+    layout = build_layout(config)
+    root = Path(out)
+    with run_lock(root):
+        started = datetime.now(config.plan.tz).isoformat(timespec="microseconds")
+        reader = make_source(source, config, registry)
+        refs = reader.refs()
+        logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
+                    as_of)
+        futures = [read_and_extract.submit(reader, ref, layout, config) for ref in refs]
+        extractions = [future.result() for future in futures]
+        if units:
+            expected = {u.code for u in config.units.units}
+            extractions = [e for e in extractions if e.unit_code in expected]
+        state = Path(state_dir) if state_dir else root / "state"
+        moment = now or datetime.now(UTC)
+        run_id = str(flow_run.get_id() or f"local-{moment:%Y%m%dT%H%M%S%f}")
+        checked = check_all(extractions, config, layout, as_of)
+        result = record_history(checked, config, as_of, state, run_id, moment)
+        for line in reader.finish(result, as_of):
+            logger.info("%s", line)
+        lines, failed = remind(result, config, as_of, state, reminders)
+        for line in lines:
+            logger.info("%s", line)
+        operations = reader.findings() + failed
+        if operations:
+            result = replace(result, findings=append_findings(result.findings, operations,
+                                                              config.catalogue))
+        target = _output_dir(root, dated, final, as_of, config)
+        meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
+                "form_version": config.form.version, "workbooks": len(refs),
+                "units": units or "all", "final": final,
+                "flow_run_id": str(flow_run.get_id() or ""),
+                "reporting": result.reporting.iloc[0].to_dict(), "started": started,
+                "finished": datetime.now(config.plan.tz).isoformat(timespec="microseconds")}
+        files = write_outputs(result, target, meta, config.catalogue)
+        report = write_report(result, config, layout, target, as_of, final, pdf)
+        files += [str(path) for path in report.paths()]
+        publish_artifacts(result, config, report)
+        if dated and not final:
+            point_latest(root, target)
+        if final:
+            freeze(target)
+    summary = run_summary(result, target, as_of, files)
+    summary.lost_units = lost_units(extractions, config.catalogue)
+    logger.info("Done: %d/%d units found, %d errors, %d warnings", summary.units_found,
+                summary.units_expected, summary.errors, summary.warnings)
+    if summary.lost_units:
+        message = (f"Không đọc được {len(summary.lost_units)} đơn vị: "
+                   f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp.")
+        logger.error("%s", message)
+        return Failed(message=message, data=summary)
+    return summary

@@ -1,0 +1,195 @@
+"""Render `bao-cao.docx` from the docxtpl template, then fit what Jinja cannot size.
+
+After rendering, two things depend on the data: the width of every appendix table's columns (their
+number varies) and the length of the rules under the issuer, the motto and the title (Decree
+30/2020 wants them as long as, or a third to a half of, the text above).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+from PIL import Image
+
+from flows.outputs.atomic import write_atomically
+from flows.outputs.report.measure import text_width_pt
+from flows.outputs.report.model import ReportContent, Table, template_context
+from flows.outputs.report.template_builder import (
+    CELL_MARGIN_MM,
+    LANDSCAPE_TEXT_WIDTH_MM,
+    LONG_RULE,
+    PARAGRAPH_STYLES,
+    PPR_ORDER,
+    SHORT_RULE,
+    TBLPR_ORDER,
+    TCPR_ORDER,
+    TEXT_WIDTH_MM,
+    insert_ordered,
+    rule_indent_mm,
+)
+
+TEMPLATE_FILE = "bao-cao.docx"
+NUMBER_COLUMN_MM = 11.0
+CHART_WIDTH_MM = 160.0
+CHART_MAX_HEIGHT_MM = 225.0
+TWIPS_PER_MM = 1440 / 25.4
+_LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
+
+
+class _Template(DocxTemplate):
+    """docxtpl, minus a slow no-op: its scan of every run for \n, \t, \a or \f (line breaks,
+    tabs, new paragraphs, page breaks typed into values) when no value contains any."""
+
+    def resolve_listing(self, xml: str) -> str:
+        if _LISTING.search(xml) is None:
+            return xml
+        return super().resolve_listing(xml)
+
+
+def _chart(tpl: DocxTemplate, path: Path) -> InlineImage:
+    """The chart at text width, smaller if it would not fit the page height."""
+    with Image.open(path) as image:
+        width_px, height_px = image.size
+    width = min(CHART_WIDTH_MM, CHART_MAX_HEIGHT_MM * width_px / height_px)
+    return InlineImage(tpl, str(path), width=Mm(width))
+
+
+# --------------------------------------------------------------------------- after rendering
+
+
+def _twips(mm: float) -> str:
+    return str(round(mm * TWIPS_PER_MM))
+
+
+# Qualified tag names, computed once: the fitting walks tens of thousands of cells.
+W_TR, W_TC, W_TCPR, W_GRIDSPAN, W_VAL = qn("w:tr"), qn("w:tc"), qn("w:tcPr"), qn("w:gridSpan"), \
+    qn("w:val")
+W_W, W_TYPE, W_TCW = qn("w:w"), qn("w:type"), qn("w:tcW")
+
+
+def _set_width(parent, tag: str, twips: str, order: list[str]) -> None:
+    node = parent.find(tag)
+    if node is None:
+        node = insert_ordered(parent, OxmlElement("w:" + tag.split("}")[1]), order)
+    elif tag == W_TCW and parent.index(node) != 0:
+        # docxtpl's {% colspan %} puts gridSpan first; Word wants tcW before it.
+        parent.remove(node)
+        insert_ordered(parent, node, order)
+    node.set(W_W, twips)
+    node.set(W_TYPE, "dxa")
+
+
+def fit_table(tbl, table: Table) -> None:
+    """Column widths for a rendered appendix table: number, label, then the value columns."""
+    values = len(table.columns)
+    free = LANDSCAPE_TEXT_WIDTH_MM - NUMBER_COLUMN_MM - table.stub_mm
+    if table.value_mm and len(table.value_mm) == values:
+        scale = free / sum(table.value_mm)  # relative widths, scaled to the page
+        widths = [NUMBER_COLUMN_MM, table.stub_mm] + [w * scale for w in table.value_mm]
+    else:
+        widths = [NUMBER_COLUMN_MM, table.stub_mm] + [free / max(values, 1)] * values
+    grid = tbl.find(qn("w:tblGrid"))
+    for column in list(grid):
+        grid.remove(column)
+    for width in widths:
+        column = OxmlElement("w:gridCol")
+        column.set(W_W, _twips(width))
+        grid.append(column)
+    _set_width(tbl.find(qn("w:tblPr")), qn("w:tblW"), _twips(sum(widths)), TBLPR_ORDER)
+    spans: dict[tuple[int, int], str] = {}  # (first column, span) → width in twips
+    for tr in tbl.iter(W_TR):
+        position = 0
+        for tc in tr.iterchildren(W_TC):
+            tc_pr = tc.find(W_TCPR)
+            span_node = tc_pr.find(W_GRIDSPAN) if tc_pr is not None else None
+            span = int(span_node.get(W_VAL)) if span_node is not None else 1
+            if tc_pr is not None:
+                twips = spans.get((position, span))
+                if twips is None:
+                    twips = spans[(position, span)] = _twips(
+                        sum(widths[position:position + span]))
+                _set_width(tc_pr, W_TCW, twips, TCPR_ORDER)
+            position += span
+
+
+def _paragraph_text(p) -> str:
+    return "".join(t.text or "" for t in p.iter(qn("w:t")))
+
+
+def _paragraph_style(p, names: dict[str, str]) -> str:
+    node = p.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
+    return names.get(node.get(W_VAL), "") if node is not None else ""
+
+
+def _text_width_mm(p, names: dict[str, str]) -> float:
+    size, bold, italic, *_ = PARAGRAPH_STYLES.get(_paragraph_style(p, names),
+                                                  (14, True, False))
+    return text_width_pt(_paragraph_text(p), size, bold, italic) * 25.4 / 72
+
+
+def fit_rules(body, names: dict[str, str]) -> None:
+    """Size each rule paragraph to the lines of the same style just above it."""
+    ids = [style_id for style_id, name in names.items() if name in (SHORT_RULE, LONG_RULE)]
+    if not ids:
+        return
+    children = list(body)
+    first_break = next((i for i, child in enumerate(children) if child.tag == qn("w:p")
+                        and child.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None),
+                       len(children))
+    position = {child: i for i, child in enumerate(children)}
+    test = " or ".join(f'@w:val="{style_id}"' for style_id in ids)
+    for p in body.xpath(f".//w:p[w:pPr/w:pStyle[{test}]]"):
+        top = p if p.getparent() is body else next(a for a in p.iterancestors()
+                                                   if a.getparent() is body)
+        above, kind = [], None
+        sibling = p.getprevious()
+        while sibling is not None and sibling.tag == qn("w:p"):
+            text_style = _paragraph_style(sibling, names)
+            if _paragraph_text(sibling).strip():
+                if kind not in (None, text_style):
+                    break
+                kind = text_style
+                above.append(_text_width_mm(sibling, names))
+            sibling = sibling.getprevious()
+        container = _container_mm(p, position[top] > first_break)
+        indent = rule_indent_mm(max(above, default=container / 2), container,
+                                _paragraph_style(p, names) == LONG_RULE)
+        p_pr = p.find(qn("w:pPr"))
+        ind = p_pr.find(qn("w:ind"))
+        if ind is None:
+            ind = insert_ordered(p_pr, OxmlElement("w:ind"), PPR_ORDER)
+        ind.set(qn("w:left"), _twips(indent))
+        ind.set(qn("w:right"), _twips(indent))
+
+
+def _container_mm(p, in_appendix: bool) -> float:
+    tc = next((a for a in p.iterancestors() if a.tag == W_TC), None)
+    if tc is not None:
+        width = tc.find(f"{qn('w:tcPr')}/{qn('w:tcW')}")
+        if width is not None:
+            return int(width.get(W_W)) / TWIPS_PER_MM - 2 * CELL_MARGIN_MM
+    return LANDSCAPE_TEXT_WIDTH_MM if in_appendix else TEXT_WIDTH_MM
+
+
+def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: Path,
+                path: Path, number_header: str) -> Path:
+    """Fill the template with the report content and write `path` atomically."""
+    tpl = _Template(str(template))
+    charts = {key: _chart(tpl, chart) for key, chart in chart_paths.items()}
+    tpl.render(template_context(content, charts, number_header), autoescape=True)
+    body = tpl.docx.element.body
+    names = {style.style_id: style.name for style in tpl.docx.styles}
+    grid_tables = [t for t in body.iter(qn("w:tbl"))
+                   if (s := t.find(f"{qn('w:tblPr')}/{qn('w:tblStyle')}")) is not None
+                   and names.get(s.get(qn("w:val"))) == "Table Grid"]
+    tables = [t for a in content.appendices for t in a.tables]
+    if len(grid_tables) == len(tables):  # an office-edited template may add its own tables
+        for tbl, table in zip(grid_tables, tables, strict=True):
+            fit_table(tbl, table)
+    fit_rules(body, names)
+    return write_atomically(path, lambda tmp: tpl.save(str(tmp)))

@@ -1,0 +1,339 @@
+"""Google Sheets behind the `Source` protocol: the units' spreadsheets listed in the registry.
+
+A pull costs, per run, ONE Drive ``files.list`` per 1000 files (the folder's spreadsheets with
+their ``modifiedTime``) and ONE ``values:batchGet`` per *changed* spreadsheet. A sheet whose
+``modifiedTime`` equals the one of its snapshot (or of our own last write-back) is not read:
+its snapshot is reused. The listing is not narrowed with ``modifiedTime > last pull``: the
+same single call then also shows which sheets were deleted, trashed or unshared (they are
+missing from it), and comparing each file's time with its snapshot's is exact, whatever the
+office PC's clock says.
+
+A sheet that cannot be read (deleted, unshared, still failing after retries) comes back with
+``unreachable`` and the grids of its last snapshot, or with ``error`` when there is none: the
+other units go on. `finish` writes each unit's flags back (see
+:mod:`flows.sources.google.writeback`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flows.config import Config, ConfigError, load_config
+from flows.core.findings import Finding, Reason
+from flows.core.inputs import RawSheet, RawWorkbook
+from flows.core.layout import INSTRUCTIONS_TAB, build_layout
+from flows.sources.google.client import (
+    PULL_SCOPES,
+    GoogleApi,
+    GoogleError,
+    Timing,
+    load_google_settings,
+    open_api,
+)
+from flows.sources.google.registry import Registry, SheetEntry
+from flows.sources.google.render import RESULTS_SHEET_ID, quoted, sheet_id
+from flows.sources.google.snapshots import FlagState, PullState, Snapshot, SnapshotStore
+from flows.sources.google.writeback import (
+    Flags,
+    dashboard_tables,
+    dashboard_writes,
+    digest,
+    flag_requests,
+    unit_flags,
+)
+
+if TYPE_CHECKING:
+    from flows.core.consolidate import Consolidated
+
+log = logging.getLogger(__name__)
+WRITE_THREADS = 4
+
+
+def unreachable_reason(error: GoogleError) -> Reason:
+    """Why a sheet could not be read, as a reason of the catalogue (words staff can act on)."""
+    if error.status in (400, 401, 403, 404):
+        return Reason(f"google-{error.status}", {"detail": str(error)})
+    return Reason("google-failed", {"attempts": error.attempts, "status": error.status})
+
+
+def _cells(rows: list[list]) -> list[list[object]]:
+    # Google answers "" for blank cells inside a row; the core reads blanks as None.
+    return [[None if value == "" else value for value in row] for row in rows]
+
+
+class GoogleSource:
+    """The units' Google Sheets, read with as few requests as possible, flags written back."""
+
+    label = "google"
+
+    def __init__(self, config: Config, registry: str | Path | None = None, *,
+                 api: GoogleApi | None = None, timing: Timing | None = None) -> None:
+        self.config = config
+        self.settings = config.google or load_google_settings(config.directory)
+        self.registry = Registry.load(Path(registry) if registry else self.settings.registry)
+        self.store = SnapshotStore(self.settings.state_dir)
+        self.state = PullState.load(self.settings.state_dir)
+        self.layout = build_layout(config)
+        self.tz = config.plan.tz
+        self._api = api
+        self._timing = timing
+        self._api_lock = threading.Lock()
+        self._listed: dict[str, str] | None = {}  # id → modifiedTime; None: listing failed
+        self._used: dict[str, Snapshot] = {}  # unit → the snapshot consolidated this run
+        self.outcomes: dict[str, str] = {}  # unit → "read", "snapshot" or "unreachable"
+        self.notes: list[str] = []  # log lines of this run
+        self._found: list[Finding] = []  # the source's own problems, as findings
+
+    @property
+    def api(self) -> GoogleApi:
+        with self._api_lock:
+            if self._api is None:
+                self._api = open_api(self.settings, PULL_SCOPES, self._timing)
+            return self._api
+
+    # --- Source protocol ---
+
+    def refs(self) -> list[str]:
+        """The registered sheets of active units, after one listing of what changed."""
+        active = {unit.code for unit in self.config.units.active()}
+        entries = {code: e for code, e in self.registry.units.items() if code in active}
+        if not entries:
+            log.warning("No Google sheet registered (%s); run `giamsat provision` first",
+                        self.registry.path)
+        query = f"'{self.settings.folder_id}' in parents and trashed = false"
+        try:
+            files = self.api.list_files(query, "id,modifiedTime")
+            self._listed = {f["id"]: f.get("modifiedTime", "") for f in files}
+        except GoogleError as exc:  # without the listing every sheet is simply read
+            log.warning("Drive listing failed (%s); reading every sheet", exc)
+            self._note(Finding("listing-failed", {"reason": str(exc)}, source="google",
+                               key="listing"))
+            self._listed = None
+        return [entries[code].id for code in sorted(entries)]
+
+    def read(self, ref: str) -> RawWorkbook:
+        """One sheet: its snapshot if unchanged, else ONE batchGet; never raises for the sheet."""
+        code = self.registry.unit_of(ref) or ref
+        entry = self.registry.units.get(code) or SheetEntry(ref, "")
+        base = RawWorkbook(source=entry.name or ref, link=entry.url or None, unit_hint=code)
+        snapshot = self.store.load(code)
+        if snapshot is not None and snapshot.spreadsheet_id != ref:
+            snapshot = None  # the registry now points at another sheet
+        try:
+            modified, trashed = self._modified(ref)
+            if trashed:
+                return self._unreachable(code, base, snapshot, Reason("trashed"))
+            if snapshot is not None and self._unchanged(ref, modified, snapshot):
+                self.outcomes[code] = "snapshot"
+            else:
+                snapshot = self._pull(code, ref, modified, snapshot)
+                self.outcomes[code] = "read"
+        except GoogleError as exc:
+            return self._unreachable(code, base, snapshot, unreachable_reason(exc))
+        self._used[code] = snapshot
+        return self._workbook(base, snapshot)
+
+    def finish(self, result: Consolidated, as_of: date) -> list[str]:
+        """Write each unit's flags (only where they changed) and the dashboard; save state."""
+        now = datetime.now(self.tz)
+        counts = {"written": 0, "unchanged": 0, "failed": 0}
+        status = result.status.set_index("unit_code")
+        due: list[tuple[str, str, Flags, FlagState]] = []
+        for code in sorted(self._used):
+            extraction = result.chosen.get(code)
+            entry = self.registry.units.get(code)
+            if extraction is None or extraction.unreachable or entry is None:
+                continue  # never write into a sheet we could not read
+            previous = self.state.flags.get(code, FlagState())
+            findings = result.findings[result.findings["unit_code"] == code]
+            row = status.loc[code].to_dict() if code in status.index else {}
+            flags = unit_flags(str(row.get("unit_name", code)), findings, row,
+                               self._used[code].sheet_ids, self.layout, previous, now,
+                               self.config.catalogue.severities)
+            if flags.hash == previous.hash:
+                counts["unchanged"] += 1
+            else:
+                due.append((code, entry.id, flags, previous))
+        # A few threads, like the reads: the rate limiter, not the latency, sets the pace.
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            outcomes = list(pool.map(lambda job: self._write_flags(*job), due))
+        for (code, _, flags, _), own in zip(due, outcomes, strict=True):
+            if isinstance(own, GoogleError):
+                counts["failed"] += 1
+                self._note(Finding("writeback-failed", {"reason": str(own)}, unit_code=code,
+                                   unit_name=self._name(code), key="writeback"))
+                continue
+            self.state.flags[code] = FlagState(flags.hash, len(flags.rows), flags.highlights,
+                                               flags.first_seen)
+            ref = self.registry.units[code].id
+            if own:
+                self.state.own_writes[ref] = own
+            else:
+                self.state.own_writes.pop(ref, None)
+            counts["written"] += 1
+        dashboard = self._write_dashboard(result)
+        self.state.last_success = now.isoformat(timespec="seconds")
+        self.state.save()
+        return self._summary(counts, dashboard)
+
+    def findings(self) -> list[Finding]:
+        """What went wrong on Google's side this run (listing, write-back, dashboard)."""
+        return list(self._found)
+
+    def _note(self, finding: Finding) -> None:
+        """A problem of ours: a finding for the tables, and a line for the run log."""
+        self._found.append(finding)
+        words = self.config.catalogue.render(finding.rule, finding.params).message
+        self.notes.append(f"{finding.unit_code}: {words}" if finding.unit_code else words)
+
+    def _name(self, code: str) -> str:
+        unit = self.config.units.by_code().get(code)
+        return unit.full_name if unit else ""
+
+    # --- reading ---
+
+    def _modified(self, ref: str) -> tuple[str | None, bool]:
+        """The sheet's modifiedTime (and whether it is trashed): from the listing, else asked."""
+        if self._listed is None:
+            return None, False
+        if ref in self._listed:
+            return self._listed[ref], False
+        # Not in the folder's listing: deleted, trashed, unshared, or kept elsewhere.
+        meta = self.api.get_file(ref, "id,modifiedTime,trashed")
+        modified = meta.get("modifiedTime")
+        self._listed[ref] = modified or ""
+        return modified, bool(meta.get("trashed"))
+
+    def _unchanged(self, ref: str, modified: str | None, snapshot: Snapshot) -> bool:
+        if not modified:
+            return False
+        return modified in (snapshot.modified, self.state.own_writes.get(ref))
+
+    def _pull(self, code: str, ref: str, modified: str | None,
+              previous: Snapshot | None) -> Snapshot:
+        """ONE batchGet of all tabs; if a tab title fails, one metadata read and a re-read."""
+        tabs = [s for s in self.layout.sheets if s.tab != INSTRUCTIONS_TAB]
+        titles = previous.titles if previous else [s.title for s in tabs]
+        ids = previous.sheet_ids if previous else {s.title: sheet_id(s.tab) for s in tabs}
+        try:
+            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
+        except GoogleError as exc:
+            if exc.status != 400:
+                raise
+            titles, ids = self._titles(code, ref)
+            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
+        snapshot = Snapshot(code, ref, datetime.now(UTC), modified, titles,
+                            dict(zip(titles, grids, strict=False)), ids)
+        self.store.save(snapshot)
+        return snapshot
+
+    def _titles(self, code: str, ref: str) -> tuple[list[str], dict[str, int]]:
+        """Every tab's title (a commune renamed one): the core finds our tabs by their marker."""
+        meta = self.api.spreadsheet(ref, "sheets.properties(sheetId,title)")
+        found = {int(s["properties"]["sheetId"]): s["properties"]["title"]
+                 for s in meta.get("sheets", [])}
+        skip = {RESULTS_SHEET_ID, sheet_id(INSTRUCTIONS_TAB)}
+        titles = [title for sid, title in found.items() if sid not in skip]
+        for sheet in self.layout.sheets:
+            now = found.get(sheet_id(sheet.tab))
+            if now is not None and now != sheet.title:
+                self._note(Finding("tab-renamed", {"old": sheet.title, "new": now},
+                                   unit_code=code, unit_name=self._name(code), sheet=now,
+                                   key=f"renamed|{sheet.tab}"))
+        return titles, {title: sid for sid, title in found.items()}
+
+    def _workbook(self, base: RawWorkbook, snapshot: Snapshot,
+                  unreachable: str | None = None) -> RawWorkbook:
+        base.sheets = [RawSheet(title, _cells(snapshot.grids.get(title, [])))
+                       for title in snapshot.titles]
+        base.read_at = snapshot.read_at.astimezone(self.tz)
+        if snapshot.modified:
+            base.modified = datetime.fromisoformat(snapshot.modified.replace("Z", "+00:00"))
+        base.unreachable = unreachable
+        return base
+
+    def _unreachable(self, code: str, base: RawWorkbook, snapshot: Snapshot | None,
+                     reason: Reason) -> RawWorkbook:
+        self.outcomes[code] = "unreachable"
+        words = self.config.catalogue.reason(reason.reason_code, reason.params)
+        self.notes.append(f"{code}: {words}.")
+        if snapshot is None:
+            base.error = reason
+            return base
+        return self._workbook(base, snapshot, reason)
+
+    # --- writing back ---
+
+    def _write_flags(self, code: str, ref: str, flags: Flags,
+                     previous: FlagState) -> str | None | GoogleError:
+        """One batchUpdate; returns our write's modifiedTime, to be taken for "no change".
+
+        If someone edited the sheet after the listing, None: the next run reads the sheet again
+        rather than miss that edit. A failure is returned, not raised (this runs in a pool).
+        """
+        listed = (self._listed or {}).get(ref)
+        try:
+            before = self.api.get_file(ref, "id,modifiedTime").get("modifiedTime")
+            try:
+                self.api.batch_update(ref, flag_requests(flags, previous))
+            except GoogleError as exc:
+                if exc.status != 400:
+                    raise
+                # A tab is gone (the results tab, or a data tab re-created): use the real ids.
+                meta = self.api.spreadsheet(ref, "sheets.properties.sheetId")
+                existing = {int(s["properties"]["sheetId"]) for s in meta.get("sheets", [])}
+                self.api.batch_update(ref, flag_requests(flags, previous, existing))
+                self._note(Finding("results-tab-restored", unit_code=code,
+                                   unit_name=self._name(code), key="results-tab"))
+            after = self.api.get_file(ref, "id,modifiedTime").get("modifiedTime")
+        except GoogleError as exc:
+            return exc
+        return after if listed and before == listed and after else None
+
+    def _partial(self) -> bool:
+        """A run over some units only (``--units``) must not shrink the town dashboard."""
+        try:
+            everyone = {u.code for u in load_config(self.config.directory).units.active()}
+        except ConfigError:
+            return True
+        return everyone != {u.code for u in self.config.units.active()}
+
+    def _write_dashboard(self, result: Consolidated) -> str:
+        entry = self.registry.dashboard
+        if entry is None:
+            return "chưa có (chạy giamsat provision)"
+        if self._partial():
+            return "không cập nhật (chỉ tổng hợp một số đơn vị)"
+        tables = dashboard_tables(result.status, result.values, result.lists)
+        content = digest(tables)
+        if content == self.state.dashboard_hash:
+            return "không đổi"
+        requests, data = dashboard_writes(tables)
+        try:
+            self.api.batch_update(entry.id, requests)
+            self.api.values_batch_update(entry.id, data)
+        except GoogleError as exc:
+            self._found.append(Finding("dashboard-failed", {"reason": str(exc)}, source="google",
+                                       key="dashboard"))
+            return f"không ghi được ({exc})"
+        self.state.dashboard_hash = content
+        return "đã cập nhật"
+
+    def _summary(self, counts: dict[str, int], dashboard: str) -> list[str]:
+        outcomes = list(self.outcomes.values())
+        calls = self.api.stats.calls
+        lines = [
+            f"Google: đọc {outcomes.count('read')} bảng tính, dùng lại số liệu đã lưu của "
+            f"{outcomes.count('snapshot')}, không truy cập được {outcomes.count('unreachable')}.",
+            f"Google: ghi kết quả kiểm tra vào {counts['written']} bảng tính "
+            f"({counts['unchanged']} không đổi, {counts['failed']} lỗi); bảng Tổng hợp: "
+            f"{dashboard}.",
+            f"Google: {calls['read']} lượt đọc, {calls['write']} lượt ghi, {calls['drive']} "
+            f"lượt gọi Drive, {calls['retry']} lần thử lại.",
+        ]
+        return lines + self.notes

@@ -1,0 +1,430 @@
+"""Audit history: what every pull read, kept as a log of changes, and the evidence drawn from it.
+
+Each run appends to one database, SQLite by default (``<folder>/history.sqlite``) or any
+PostgreSQL server given by URL (``GIAMSAT_HISTORY_URL`` or the ``url`` argument); the same
+SQLAlchemy Core code runs on both.
+
+* ``history_values``: one row per (unit, key) only when the value differs from the latest one
+  stored, or when it disappeared (value NULL: a deletion marker). The database grows with
+  changes, not with nights. Rows written on a unit's first read are marked ``initial``: they are
+  the baseline, not edits.
+* ``history_status``: per run and unit, the submission status seen and whether the unit was
+  complete, so "declared complete" can be dated from evidence rather than a typed date.
+* ``history_runs``: one row per recorded run; recording the same run id twice writes nothing.
+
+A run is written in one transaction that first takes the database's write lock (SQLite:
+``BEGIN IMMEDIATE`` in WAL mode with a busy timeout; PostgreSQL: a transaction-level advisory
+lock), so two processes recording at once serialise instead of duplicating rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    false,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.types import TypeDecorator
+
+from flows.config import ConfigError
+from flows.core.audit import (
+    CompletionEvidence,
+    canonical,
+    completion_evidence,
+    require_aware,
+    value_keys,
+)
+
+HISTORY_URL_ENV = "GIAMSAT_HISTORY_URL"
+FILE_NAME = "history.sqlite"
+BUSY_TIMEOUT_S = 30.0
+PG_LOCK_KEY = 0x6769616D  # "giam": one advisory lock for every writer of the history
+DEFAULT_OFFICE = "Phòng LĐTBXH"
+CHANGE_COLUMNS = ["unit_code", "key", "old", "new", "read_at", "modified", "run_id", "initial"]
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zone type: values are stored as naive UTC text and tagged UTC on read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"thời điểm không có múi giờ: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite needs INTEGER (not BIGINT) for an auto-incrementing rowid primary key.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+metadata = MetaData()
+runs_table = Table(
+    "history_runs", metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("read_at", UTCDateTime, nullable=False),
+    Column("rows_written", Integer, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+values_table = Table(
+    "history_values", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(200), nullable=False),
+    Column("unit_code", String(64), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("value", Text, nullable=True),  # NULL: the value disappeared
+    Column("read_at", UTCDateTime, nullable=False),
+    Column("modified", UTCDateTime, nullable=True),  # the workbook's modifiedTime at that read
+    Column("initial", Boolean, nullable=False),  # baseline: the unit's first recorded read
+    Index("ix_history_values_unit_key_id", "unit_code", "key", "id"),
+)
+status_table = Table(
+    "history_status", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(200), nullable=False),
+    Column("unit_code", String(64), nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),
+    Column("modified", UTCDateTime, nullable=True),
+    Column("submission_status", Text, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("completeness", Float, nullable=True),
+    UniqueConstraint("run_id", "unit_code", name="uq_history_status_run_unit"),
+    Index("ix_history_status_unit_id", "unit_code", "id"),
+)
+
+
+def _instant(value: object) -> datetime | None:
+    """An aware UTC datetime from a status cell (ISO text, datetime, '' or NaT)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        return None
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
+
+
+def _units_read(status: pd.DataFrame) -> pd.DataFrame:
+    """Units actually read this run: a workbook was found and reached (a snapshot is no read)."""
+    keep = pd.Series(True, index=status.index)
+    if "found" in status:
+        keep &= status["found"].fillna(False).astype(bool)
+    if "access" in status:
+        keep &= status["access"].fillna("").astype(str).eq("")
+    return status[keep].drop_duplicates("unit_code", keep="last")
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event choose how each transaction starts (see below).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the nightly writer
+    cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, much faster
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # A writer takes the write lock before reading the latest values it compares against;
+    # otherwise two writers could both see "changed" and both insert the same row.
+    if connection.get_execution_options().get("history_read"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def history_url(url: str | None = None, folder: Path | str | None = None) -> str:
+    """The database to use: the argument, else ``GIAMSAT_HISTORY_URL``, else a SQLite file."""
+    chosen = url or os.environ.get(HISTORY_URL_ENV, "").strip()
+    if chosen:
+        return chosen
+    if folder is None:
+        raise ConfigError([f"Lịch sử: cần thư mục lưu trạng thái hoặc biến môi trường "
+                           f"{HISTORY_URL_ENV} (vd postgresql+psycopg://user@host/giamsat)."])
+    path = Path(folder).expanduser().resolve() / FILE_NAME
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite or PostgreSQL; other backends and missing drivers are ConfigErrors."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError([f"{HISTORY_URL_ENV}: địa chỉ cơ sở dữ liệu không hợp lệ: {url!r} "
+                           "(vd sqlite:///state/history.sqlite hoặc "
+                           "postgresql+psycopg://user@host/giamsat)."]) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if backend == "postgresql":
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise ConfigError([
+                f"{HISTORY_URL_ENV}: chưa cài trình kết nối PostgreSQL ({exc.name}); "
+                "cài gói psycopg[binary] hoặc dùng SQLite."]) from None
+    raise ConfigError([f"{HISTORY_URL_ENV}: chỉ hỗ trợ SQLite hoặc PostgreSQL "
+                       f"(đang ghi: {parsed.drivername!r})."])
+
+
+# --------------------------------------------------------------------------- history
+
+
+class History:
+    """The audit history of one deployment (see the module docstring)."""
+
+    def __init__(self, url: str | None = None, folder: Path | str | None = None):
+        self.url = history_url(url, folder)
+        self.engine = make_engine(self.url)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- transactions
+
+    def _ensure_schema(self) -> None:
+        # Created lazily and under the write lock, so building a History never connects and
+        # two processes starting together don't race on CREATE TABLE.
+        with self._schema_lock:
+            if not self._schema_ready:
+                with self._write() as conn:
+                    metadata.create_all(conn)
+                self._schema_ready = True
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._ensure_schema()
+        with self.engine.connect().execution_options(history_read=True) as conn:
+            yield conn
+
+    # ---------------------------------------------------------------- writing
+
+    def record(self, run_id: str, read_at: datetime, values: pd.DataFrame,
+               status: pd.DataFrame) -> int:
+        """Append what one run read; returns the number of value rows written.
+
+        `values`: unit_code, indicator, breakdown, year, value (the consolidated tidy table).
+        `status`: unit_code, submission_status, complete, modified (and optionally found, access,
+        completeness). Only units whose workbook was actually read are compared, so a unit whose
+        file was missing or unreachable tonight keeps its values instead of being "deleted".
+        Recording a run id that is already stored writes nothing and returns 0.
+        """
+        read_at = require_aware(read_at)
+        read = _units_read(status)
+        units = list(read["unit_code"].astype(str))
+        modified = {str(r.unit_code): _instant(getattr(r, "modified", None))
+                    for r in read.itertuples()}
+        current = self._current(values, set(units))
+        self._ensure_schema()
+        with self._write() as conn:
+            if conn.execute(select(runs_table.c.run_id)
+                            .where(runs_table.c.run_id == run_id)).first():
+                return 0
+            known = self._units_with_status(conn, units)
+            latest = self._latest(conn, units)
+            changed = _diff(latest, current)
+            rows = [{"run_id": run_id, "unit_code": unit, "key": key, "value": value,
+                     "read_at": read_at, "modified": modified.get(unit),
+                     "initial": unit not in known}
+                    for unit, key, value in changed.itertuples(index=False)]
+            if rows:
+                conn.execute(values_table.insert(), rows)
+            status_rows = [_status_row(r, run_id, read_at, modified) for r in read.itertuples()]
+            if status_rows:
+                conn.execute(status_table.insert(), status_rows)
+            conn.execute(runs_table.insert(), [{
+                "run_id": run_id, "read_at": read_at, "rows_written": len(rows),
+                "recorded_at": datetime.now(UTC)}])
+        return len(rows)
+
+    @staticmethod
+    def _current(values: pd.DataFrame, units: set[str]) -> pd.DataFrame:
+        if values.empty or not units:
+            return pd.DataFrame({"unit_code": [], "key": [], "new": []}, dtype=object)
+        mine = values[values["unit_code"].astype(str).isin(units)]
+        frame = pd.DataFrame({
+            "unit_code": mine["unit_code"].astype(str).to_numpy(),
+            "key": value_keys(mine).to_numpy(dtype=object),
+            "new": [canonical(v) for v in mine["value"]],
+        })
+        frame = frame[frame["new"].notna()]  # a blank cell is an absent value
+        return frame.drop_duplicates(["unit_code", "key"], keep="last")
+
+    @staticmethod
+    def _units_with_status(conn: Connection, units: list[str]) -> set[str]:
+        if not units:
+            return set()
+        query = select(status_table.c.unit_code).distinct().where(
+            status_table.c.unit_code.in_(units))
+        return {row[0] for row in conn.execute(query)}
+
+    @staticmethod
+    def _latest(conn: Connection, units: list[str]) -> pd.DataFrame:
+        """The latest stored value of every (unit, key) still present, for these units."""
+        if not units:
+            return pd.DataFrame({"unit_code": [], "key": [], "old": []}, dtype=object)
+        last = (select(func.max(values_table.c.id))
+                .where(values_table.c.unit_code.in_(units))
+                .group_by(values_table.c.unit_code, values_table.c.key))
+        query = (select(values_table.c.unit_code, values_table.c.key, values_table.c.value)
+                 .where(values_table.c.id.in_(last)))
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["unit_code", "key", "old"],
+                             dtype=object)
+        return frame[frame["old"].notna()]
+
+    # ---------------------------------------------------------------- reading
+
+    def changes(self, unit: str | None = None, key: str | None = None,
+                include_initial: bool = True) -> pd.DataFrame:
+        """The change log: unit_code, key, old, new, read_at, modified, run_id, initial.
+
+        `old` is the previous stored value (None: the cell was blank or the unit not yet read);
+        `new` None is a deletion. Ordered by when it was recorded.
+        """
+        v = values_table.c
+        previous = func.lag(v.value).over(partition_by=[v.unit_code, v.key], order_by=v.id)
+        inner = select(v.id, v.unit_code, v.key, previous.label("old"), v.value.label("new"),
+                       v.read_at, v.modified, v.run_id, v.initial)
+        if unit is not None:
+            inner = inner.where(v.unit_code == unit)
+        if key is not None:
+            inner = inner.where(v.key == key)
+        sub = inner.subquery()
+        query = select(*[sub.c[name] for name in CHANGE_COLUMNS]).order_by(sub.c.id)
+        if not include_initial:
+            query = query.where(sub.c.initial == false())
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=CHANGE_COLUMNS, dtype=object)
+
+    def status_log(self, unit: str | None = None) -> pd.DataFrame:
+        """Per run and unit: read_at, modified, submission_status, complete, completeness."""
+        s = status_table.c
+        query = select(s.unit_code, s.run_id, s.read_at, s.modified, s.submission_status,
+                       s.complete, s.completeness).order_by(s.id)
+        if unit is not None:
+            query = query.where(s.unit_code == unit)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=["unit_code", "run_id", "read_at", "modified",
+                                           "submission_status", "complete", "completeness"],
+                            dtype=object)
+
+    def known_units(self) -> list[str]:
+        """Every unit code the history has read at least once."""
+        query = select(status_table.c.unit_code).distinct().order_by(status_table.c.unit_code)
+        with self._read() as conn:
+            return [str(row[0]) for row in conn.execute(query)]
+
+    def known_keys(self, unit: str) -> list[str]:
+        """Every value key stored for one unit, in key order."""
+        v = values_table.c
+        query = select(v.key).distinct().where(v.unit_code == unit).order_by(v.key)
+        with self._read() as conn:
+            return [str(row[0]) for row in conn.execute(query)]
+
+    def completion_evidence(self, since: datetime | None = None) -> dict[str, CompletionEvidence]:
+        """Per unit ever seen complete: when it first was (see `flows.core.audit`)."""
+        return completion_evidence(self.status_log(), since)
+
+    def first_complete(self, since: datetime | None = None) -> dict[str, datetime]:
+        """When each unit was first complete (status done AND all required filled), aware UTC.
+
+        The workbook's modifiedTime at the first complete read when plausible (a nightly read at
+        01:00 must not make a unit that finished at 23:00 late), else that read's time.
+        """
+        return {unit: e.complete_at for unit, e in self.completion_evidence(since).items()}
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _diff(latest: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """(unit_code, key, value) to store: changed or new values, and NULL for disappeared ones."""
+    both = latest.merge(current, on=["unit_code", "key"], how="outer")
+    old, new = both["old"], both["new"]
+    changed = old.isna() != new.isna()
+    changed |= old.notna() & new.notna() & (old.astype(object) != new.astype(object))
+    out = both.loc[changed, ["unit_code", "key", "new"]]
+    out = out.astype(object).where(out.notna(), None)
+    return out.sort_values(["unit_code", "key"], kind="stable")
+
+
+def _status_row(row: Any, run_id: str, read_at: datetime,
+                modified: dict[str, datetime | None]) -> dict:
+    completeness = getattr(row, "completeness", None)
+    completeness = None if completeness is None or pd.isna(completeness) else float(completeness)
+    status_value = getattr(row, "submission_status", "")
+    return {"run_id": run_id, "unit_code": str(row.unit_code), "read_at": read_at,
+            "modified": modified.get(str(row.unit_code)),
+            "submission_status": "" if pd.isna(status_value) else str(status_value),
+            "complete": bool(getattr(row, "complete", False)), "completeness": completeness}
+
+
