@@ -125,6 +125,29 @@ def test_serve_without_a_server_explains_what_to_start(tmp_path):
     assert "prefect server start" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_serve_against_a_server_that_does_not_answer_names_it_and_says_to_wait(tmp_path):
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"))
+    env["PREFECT_API_URL"] = url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens
+    (tmp_path / "nguon").mkdir()
+    result = subprocess.run([*GIAMSAT, "serve", "--source", str(tmp_path / "nguon"), "--out",
+                             str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"Máy chủ Prefect tại {url} không trả lời" in said
+    assert "prefect server start" in said and f"{url}/health" in said
+
+
+def test_with_the_google_source_provision_is_served_too(config, tmp_path):
+    from flows.serve import build_deployments
+
+    names = {d.name for d in build_deployments(config, "google", tmp_path / "out", None, None)}
+    assert names == {"nightly", "manual", "provision"}
+    folder = {d.name for d in build_deployments(config, str(tmp_path), tmp_path / "out", None,
+                                                None)}
+    assert folder == {"nightly", "manual"}
+
+
 
 
 def test_two_runs_started_together_take_turns(config, tmp_path, make_workbook, prefect_api):
