@@ -5,6 +5,7 @@ The logic lives in `flows.core`; this module only orders the steps, logs and pub
 
 from __future__ import annotations
 
+import errno
 import traceback
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import DBAPIError
 
 from flows.config import Config, ConfigError, load_config
 from flows.core.audit import completion_dates, late_edit_findings
@@ -34,13 +36,20 @@ from flows.core.layout import Layout, build_layout
 from flows.core.locate import Locator
 from flows.core.timeliness import as_of_date
 from flows.notify import send_reminders
+from flows.outputs import names
 from flows.outputs.findings_xlsx import write_findings_xlsx
 from flows.outputs.report import ReportFiles, render_report, summary_markdown
-from flows.outputs.rundirs import freeze, new_run_dir, point_latest, run_lock
+from flows.outputs.rundirs import (
+    freeze,
+    new_run_dir,
+    output_problem,
+    point_latest,
+    run_lock,
+)
 from flows.outputs.tables import write_csv, write_json
 from flows.sources.base import Source
-from flows.sources.xlsx import XlsxFolderSource
-from flows.store.history import History
+from flows.sources.folder import FolderSource
+from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
 
 
 @dataclass
@@ -58,6 +67,8 @@ class RunSummary:
     warnings: int
     files: list[str]
     lost_units: list[str] = field(default_factory=list)  # could not be read this run
+    # what went wrong around the data (the history, a reminder), in words for the office
+    trouble: list[str] = field(default_factory=list)
 
 
 def make_source(source: str, config: Config, registry: str | None = None) -> Source:
@@ -66,7 +77,7 @@ def make_source(source: str, config: Config, registry: str | None = None) -> Sou
         from flows.sources.google.source import GoogleSource
 
         return GoogleSource(config, registry)
-    return XlsxFolderSource(Path(source))
+    return FolderSource(Path(source), config)
 
 
 def _name(ref: str) -> str:
@@ -107,10 +118,13 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
     logger = get_run_logger()
     status = unit_status(checked.index, checked.chosen, config, as_of)
     values = checked.index.values
-    with History(folder=state_dir) as history:
-        written = history.record(run_id, now, values, status)
-        evidence = history.completion_evidence()
-        changes = history.changes(include_initial=False)
+    read, problems = _use_history(state_dir, lambda history: (
+        history.record(run_id, now, values, status), history.completion_evidence(),
+        history.changes(include_initial=False)))
+    if read is None:  # no evidence tonight: the typed dates and no late-edit warnings
+        logger.error("History unusable: %s", [f.params for f in problems])
+        return summarise(checked, config, as_of, extra=problems)
+    written, evidence, changes = read
     locator = Locator(values, checked.index.layout, checked.index)
     names = {u.code: u.full_name for u in config.units.units}
     dates, disagree = completion_dates(
@@ -120,7 +134,44 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
                               locator)
     logger.info("History: %d changed values recorded; %d late edits", written, len(late))
     completion = pd.Series(dates.to_numpy(), index=status["unit_code"])
-    return summarise(checked, config, as_of, completion, disagree + late)
+    return summarise(checked, config, as_of, completion, problems + disagree + late)
+
+
+def _use_history(state_dir: Path, work) -> tuple[object | None, list[Finding]]:
+    """Run `work(history)`; a history that cannot be used is never lost nor silently restarted.
+
+    A damaged or foreign SQLite file is set aside (renamed with the time) and the run goes on
+    with a new one, saying so; a locked, read-only or unreachable one is left alone and the
+    run goes on without history. Either way a `history-*` finding makes the run end Failed.
+    """
+    problems: list[Finding] = []
+    for _attempt in range(2):
+        try:
+            with History(folder=state_dir) as history:
+                try:
+                    return work(history), problems
+                except DBAPIError as exc:
+                    raise as_unusable(exc) from None
+        except OSError as exc:  # the state folder cannot be made or written
+            why = HistoryUnusable("cannot-open", exc.strerror or str(exc))
+            problems.append(Finding("history-unavailable", {
+                "where": str(state_dir), "reason": why.reason, "detail": why.detail},
+                key="history"))
+            return None, problems
+        except HistoryUnusable as why:
+            path = History(folder=state_dir).path
+            if why.reason in ("damaged", "foreign") and path is not None and path.exists() \
+                    and not problems:
+                aside = set_aside(path)
+                problems.append(Finding("history-set-aside", {
+                    "file": str(path), "aside": aside.name, "reason": why.reason,
+                    "detail": why.detail}, key="history"))
+                continue
+            problems.append(Finding("history-unavailable", {
+                "where": str(path or "GIAMSAT_HISTORY_URL"), "reason": why.reason,
+                "detail": why.detail}, key="history"))
+            return None, problems
+    return None, problems
 
 
 @task(cache_policy=NO_CACHE)
@@ -148,14 +199,14 @@ def remind(result: Consolidated, config: Config, as_of: date, state_dir: Path,
 def write_outputs(result: Consolidated, out_dir: Path, meta: dict, catalogue) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
-        write_csv(out_dir / "values.csv", result.values),
-        write_csv(out_dir / "lists.csv", result.lists),
-        write_csv(out_dir / "findings.csv", severity_words(result.findings, catalogue)),
-        write_csv(out_dir / "status.csv", result.status),
-        write_csv(out_dir / "reporting.csv", result.reporting),
-        write_findings_xlsx(out_dir / "findings.xlsx", result.findings, result.status,
+        write_csv(out_dir / names.VALUES, result.values),
+        write_csv(out_dir / names.LISTS, result.lists),
+        write_csv(out_dir / names.FINDINGS, severity_words(result.findings, catalogue)),
+        write_csv(out_dir / names.STATUS, result.status),
+        write_csv(out_dir / names.REPORTING, result.reporting),
+        write_findings_xlsx(out_dir / names.FINDINGS_XLSX, result.findings, result.status,
                             catalogue),
-        write_json(out_dir / "run.json", meta),
+        write_json(out_dir / names.RUN_JSON, meta),
     ]
     return [str(path) for path in written]
 
@@ -195,11 +246,34 @@ def run_summary(result: Consolidated, out_dir: Path, as_of: date, files: list[st
     )
 
 
-def lost_units(extractions: list[Extraction], catalogue) -> list[str]:
-    """Workbooks this run could not read live (an access or system finding): unit codes, or
-    file names when unknown."""
-    return sorted({e.unit_code or e.source for e in extractions
-                   if any(is_lost(f, catalogue) for f in e.findings)})
+def lost_units(extractions: list[Extraction], chosen: dict[str, Extraction],
+               catalogue) -> list[str]:
+    """Workbooks this run could not read live (an access or system finding): the unit's code
+    when it was that unit's workbook, else the file's name."""
+    lost = set()
+    for e in extractions:
+        if any(is_lost(f, catalogue) for f in e.findings):
+            lost.add(e.unit_code if e.unit_code and chosen.get(e.unit_code) is e else e.source)
+    return sorted(lost)
+
+
+def writing_failed(root: Path, exc: OSError) -> str:
+    """Why the outputs could not be written, in one Vietnamese sentence."""
+    why = {errno.ENOSPC: "ổ đĩa đã đầy", errno.EDQUOT: "hết hạn mức dung lượng",
+           errno.EACCES: "không có quyền ghi", errno.EPERM: "không có quyền ghi",
+           errno.EROFS: "ổ đĩa chỉ cho đọc"}.get(exc.errno or 0, exc.strerror or str(exc))
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"Không ghi được kết quả vào {root}{where}: {why}. Các tệp kết quả trước đó vẫn "
+            "nguyên vẹn; giải phóng dung lượng hoặc cấp quyền ghi rồi chạy lại.")
+
+
+def trouble(findings: pd.DataFrame) -> list[str]:
+    """System problems of the run itself (not of one workbook): the history, the reminders."""
+    if findings.empty:
+        return []
+    mine = findings[(findings["category"] == "system") & (findings["rule"] != "internal-error")]
+    return [f"{row.unit_code}: {row.message}" if row.unit_code else str(row.message)
+            for row in mine.itertuples()]
 
 
 def restrict(config: Config, units: list[str] | None) -> Config:
@@ -246,6 +320,10 @@ def consolidate_flow(
     as_of = as_of or as_of_date(config.plan.tz)
     layout = build_layout(config)
     root = Path(out)
+    refused = output_problem(root, Path(source) if source != "google" else None)
+    if refused:
+        logger.error("%s", refused)
+        return Failed(message=refused)
     with run_lock(root):
         started = datetime.now(config.plan.tz).isoformat(timespec="microseconds")
         reader = make_source(source, config, registry)
@@ -271,28 +349,36 @@ def consolidate_flow(
         if operations:
             result = replace(result, findings=append_findings(result.findings, operations,
                                                               config.catalogue))
-        target = _output_dir(root, dated, final, as_of, config)
         meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
                 "form_version": config.form.version, "workbooks": len(refs),
                 "units": units or "all", "final": final,
                 "flow_run_id": str(flow_run.get_id() or ""),
                 "reporting": result.reporting.iloc[0].to_dict(), "started": started,
                 "finished": datetime.now(config.plan.tz).isoformat(timespec="microseconds")}
-        files = write_outputs(result, target, meta, config.catalogue)
-        report = write_report(result, config, layout, target, as_of, final, pdf)
-        files += [str(path) for path in report.paths()]
+        try:  # every file is written atomically: a failure leaves no half-written output
+            target = _output_dir(root, dated, final, as_of, config)
+            files = write_outputs(result, target, meta, config.catalogue)
+            report = write_report(result, config, layout, target, as_of, final, pdf)
+            files += [str(path) for path in report.paths()]
+            if dated and not final:
+                point_latest(root, target)
+            if final:
+                freeze(target)
+        except OSError as exc:
+            message = writing_failed(root, exc)
+            logger.error("%s", message)
+            return Failed(message=message)
         publish_artifacts(result, config, report)
-        if dated and not final:
-            point_latest(root, target)
-        if final:
-            freeze(target)
     summary = run_summary(result, target, as_of, files)
-    summary.lost_units = lost_units(extractions, config.catalogue)
+    summary.lost_units = lost_units(extractions, result.chosen, config.catalogue)
+    summary.trouble = trouble(result.findings)
     logger.info("Done: %d/%d units found, %d errors, %d warnings", summary.units_found,
                 summary.units_expected, summary.errors, summary.warnings)
-    if summary.lost_units:
-        message = (f"Không đọc được {len(summary.lost_units)} đơn vị: "
-                   f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp.")
+    if summary.lost_units or summary.trouble:
+        message = " ".join(
+            ([f"Không đọc được {len(summary.lost_units)} đơn vị: "
+              f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp."]
+             if summary.lost_units else []) + summary.trouble)
         logger.error("%s", message)
         return Failed(message=message, data=summary)
     return summary

@@ -1,9 +1,21 @@
-"""Shared fixtures: the real config, layouts, workbooks written and mutated like communes do."""
+"""Shared fixtures: the test config (tests/config), the shipped deployment for its own few tests,
+workbooks written like communes do, and the loopback services (ports, SMTP, clocks, the CLI).
+
+Unit tests use `config` / `layout`: a short form and six units of a made-up town, owned by
+the tests, so editing the deployment in config/ (adding a unit, a rule, an indicator) fails
+no unit test. Only the tests of the shipped deployment itself use `shipped_config` /
+`shipped_layout`; they are named for it (`…shipped…`) and marked `shipped`.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import socket
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
@@ -11,7 +23,9 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from flows.config import Config, load_config  # noqa: E402
+from helpers import TEST_CONFIG_DIR  # noqa: E402
+
+from flows.config import DEFAULT_CONFIG_DIR, Config, load_config  # noqa: E402
 from flows.core.layout import Layout, build_layout  # noqa: E402
 from flows.demo.synthetic import synthetic_answers  # noqa: E402
 from flows.sources.xlsx import write_template  # noqa: E402
@@ -19,15 +33,50 @@ from flows.sources.xlsx import write_template  # noqa: E402
 pytest_plugins = ["google_fixtures"] if (Path(__file__).parent / "google_fixtures.py").exists() \
     else []
 
+__all__ = ["TEST_CONFIG_DIR", "answers_for"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shipped: a test of the shipped deployment in config/ (Hương Trà), "
+                   "not of the code")
+
+
+# --------------------------------------------------------------------------- configs
+
 
 @pytest.fixture(scope="session")
-def config() -> Config:
-    return load_config()
+def test_config() -> Config:
+    """The test config (tests/config): a short form, six units, its own rules."""
+    return load_config(TEST_CONFIG_DIR)
 
 
 @pytest.fixture(scope="session")
-def layout(config) -> Layout:
-    return build_layout(config)
+def test_layout(test_config) -> Layout:
+    return build_layout(test_config)
+
+
+@pytest.fixture(scope="session")
+def shipped_config() -> Config:
+    """The shipped deployment (config/: thị xã Hương Trà), for the tests about it only."""
+    return load_config(DEFAULT_CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def shipped_layout(shipped_config) -> Layout:
+    return build_layout(shipped_config)
+
+
+@pytest.fixture(scope="session")
+def config(test_config) -> Config:
+    """The config unit tests run on: the test config. The shipped one is loaded only when a
+    test asks for `shipped_config`, so a mistake in config/ fails only its own tests."""
+    return test_config
+
+
+@pytest.fixture(scope="session")
+def layout(test_layout) -> Layout:
+    return test_layout
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +91,21 @@ def prefect_api():
         yield
 
 
+# --------------------------------------------------------------------------- workbooks
+
+
 def answers_for(config: Config, code: str, seed: int = 7, completed=True) -> dict[str, object]:
-    """A clean, complete set of answers for one unit, as a commune would type them."""
+    """A clean, complete set of answers for one unit, as a commune would type them.
+
+    synthetic.py writes every key of the full Hương Trà form; only the keys of `config`'s form
+    are kept (the short test form is a subset of it, so its answers are still complete).
+    """
     unit = config.units.by_code()[code]
     done = config.plan.self_inspection.start if completed else None
-    return synthetic_answers(config.form, unit, random.Random(f"{seed}-{code}"),
-                             reporting_end=config.plan.reporting_period.end, completed=done)
+    typed = synthetic_answers(config.form, unit, random.Random(f"{seed}-{code}"),
+                              reporting_end=config.plan.reporting_period.end, completed=done)
+    keys = build_layout(config).by_key
+    return {key: value for key, value in typed.items() if key in keys}
 
 
 @pytest.fixture
@@ -63,3 +121,100 @@ def make_workbook(config, tmp_path):
         return path
 
     return make
+
+
+# --------------------------------------------------------------------------- loopback services
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """A function returning a free port on 127.0.0.1 (nothing listens on it yet)."""
+    return _free_port
+
+
+@dataclass
+class Mail:
+    """One message as it arrived: the envelope recipients, the raw bytes and the parsed mail."""
+
+    rcpt: list[str]
+    raw: bytes
+    message: EmailMessage
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what arrives on a real SMTP server on loopback.
+
+    `failing`: recipients whose mail the server refuses (554). `password`: when set, AUTH LOGIN /
+    PLAIN succeeds with this password only (535 otherwise); when None any login is accepted.
+    Mail sent without logging in is always accepted.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[Mail] = []
+        self.failing: set[str] = set()
+        self.password: str | None = None
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+        if self.failing & set(envelope.rcpt_tos):
+            return "554 5.7.1 Thư bị từ chối"
+        raw = envelope.original_content
+        self.messages.append(Mail(list(envelope.rcpt_tos), raw,
+                                  message_from_bytes(raw, policy=default_policy)))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (
+            self.password is None or auth_data.password == self.password.encode())
+        return AuthResult(success=ok, handled=False)  # the server answers 235 or 535
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server on 127.0.0.1 (no TLS); yields its `Inbox` (`.port`, `.messages`)."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(),
+                            authenticator=inbox.authenticate, auth_require_tls=False)
+    controller.start()
+    inbox.port = controller.port
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def fake_clock():
+    """Real time plus skipped sleeps (`flows.testing.clocks.FakeClock`)."""
+    from flows.testing.clocks import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def cli():
+    """Run `giamsat …` in-process: `cli(*args, code=0)` returns the result, asserting the exit
+    code when `code` is given (its output is shown when it differs)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+
+    def run(*args, code: int | None = None):
+        result = runner.invoke(app, [str(a) for a in args])
+        if code is not None:
+            assert result.exit_code == code, result.output
+        return result
+
+    return run

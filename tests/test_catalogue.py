@@ -31,7 +31,7 @@ FIELD_KINDS = {
 }
 NUMBERS = {"count", "number", "days", "year", "value", "baseline", "low", "high", "change",
            "median", "z", "threshold", "units", "row", "original_row", "missing", "total",
-           "attempts", "status"}
+           "attempts", "status", "length", "limit", "size_mb", "limit_mb", "seconds"}
 
 
 def sample(field: str) -> object:
@@ -92,8 +92,9 @@ def test_every_code_renders_with_values_of_its_fields(catalogue):
 
 def test_every_reason_renders(catalogue):
     for code in catalogue.reasons:
-        assert catalogue.reason(code, {"kind": "BadZipFile", "detail": "x", "attempts": 8,
-                                       "status": 503}, strict=True)
+        assert catalogue.reason(code, {"kind": "fifo", "detail": "x", "attempts": 8,
+                                       "status": 503, "seconds": 60, "size_mb": 31.5,
+                                       "limit_mb": 25}, strict=True)
 
 
 def test_every_code_the_product_raises_is_declared_and_every_declared_code_is_raised(

@@ -1,4 +1,8 @@
-"""Config files are checked on load; a mistake names the file, the key path and what to write."""
+"""Config files are checked on load; a mistake names the file, the key path and what to write.
+
+The mistakes are made in a copy of the test config (tests/config); one test describes the
+shipped deployment itself.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import TEST_CONFIG_DIR
 
-from flows.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from flows.config import ConfigError, load_config
 
 
 @pytest.fixture
 def config_copy(tmp_path) -> Path:
     folder = tmp_path / "config"
-    shutil.copytree(DEFAULT_CONFIG_DIR, folder)
+    shutil.copytree(TEST_CONFIG_DIR, folder)
     return folder
 
 
@@ -30,7 +35,9 @@ def problems(folder: Path) -> list[str]:
     return caught.value.problems
 
 
-def test_the_shipped_config_describes_huong_tra_2023(config):
+@pytest.mark.shipped
+def test_the_shipped_config_describes_huong_tra_2023(shipped_config):
+    config = shipped_config
     names = {u.name for u in config.units.units}
     assert names == {"Tứ Hạ", "Hương Văn", "Hương Vân", "Hương Xuân", "Hương Chữ", "Hương Toàn",
                      "Bình Tiến", "Bình Thành", "Hương Bình"}
@@ -92,15 +99,9 @@ def test_a_missing_file(tmp_path):
     assert len(found) == 3 and all("không tìm thấy tệp cấu hình" in p for p in found)
 
 
-def test_the_cli_prints_config_problems_without_a_traceback(config_copy, tmp_path):
-    from typer.testing import CliRunner
-
-    from flows.cli import app
-
+def test_the_cli_prints_config_problems_without_a_traceback(config_copy, tmp_path, cli):
     edit(config_copy / "units.yaml", lambda d: d["units"][0].update(kind="làng"))
-    result = CliRunner().invoke(app, ["template", "--out", str(tmp_path / "x.xlsx"),
-                                      "--config", str(config_copy)])
-    assert result.exit_code == 2
+    result = cli("template", "--out", tmp_path / "x.xlsx", "--config", config_copy, code=2)
     assert "units.yaml: units[0].kind" in result.output
     assert "Traceback" not in result.output
 

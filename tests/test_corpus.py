@@ -22,7 +22,13 @@ def k(indicator, breakdown="", year=None):
 
 
 def plant(config) -> tuple[dict[str, dict], list[tuple[str, str, str]]]:
-    """Answers per unit with problems planted, and the (unit, rule, key of the cell) expected."""
+    """Answers per unit with problems planted, and the (unit, rule, key of the cell) expected.
+
+    The six units of the test config: P01 claims to be done with a blank cell, P02 dates its
+    completion in the future, P03 completes late, X01 is still typing after the deadline, X02
+    is clean, X03 has a reading problem and a document list that does not match. Problems that
+    leave a required cell blank go to units that are not complete.
+    """
     answers = {u.code: answers_for(config, u.code, seed=11) for u in config.units.active()}
     expected = []
 
@@ -37,24 +43,24 @@ def plant(config) -> tuple[dict[str, dict], list[tuple[str, str, str]]]:
     # completion dates
     put("P02", k("TT.7"), date(2023, 5, 1), "completion-date-future")
     put("P03", k("TT.7"), date(2023, 4, 3), "completed-late")
-    put("P04", k("TT.6"), "Đang nhập", "overdue")
-    answers["P04"].pop(k("TT.7"))
-    put("X04", k("TT.7"), date(2023, 2, 1), "completion-date-early")
+    put("X01", k("TT.6"), "Đang nhập", "overdue")
+    answers["X01"].pop(k("TT.7"))
+    put("P01", k("TT.7"), date(2023, 2, 1), "completion-date-early")
     # consistency rules
-    total = answers["X01"][k("C2", "tong", 2022)]
-    put("X01", k("C2", "nam", 2022), answers["X01"][k("C2", "nu", 2022)] + total + 1,
+    total = answers["P03"][k("C2", "tong", 2022)]
+    put("P03", k("C2", "nam", 2022), answers["P03"][k("C2", "nu", 2022)] + total + 1,
         "c2-nam-nu", at=k("C2", "tong", 2022))
-    received = answers["X02"][k("B5.3", "", 2021)]
-    put("X02", k("B5.4", "", 2021), received + 3, "b5-giai-quyet-le-tiep-nhan")
-    put("X02", k("B3.2", "", 2022), None, "b3-lop-va-hoc-vien")
-    expected.append(("X02", "missing-required", k("B3.2", "", 2022)))
+    received = answers["P02"][k("B5.3", "", 2021)]
+    put("P02", k("B5.4", "", 2021), received + 3, "b5-giai-quyet-le-tiep-nhan")
+    put("P02", k("B3.2", "", 2022), None, "b3-lop-va-hoc-vien")
+    expected.append(("P02", "missing-required", k("B3.2", "", 2022)))
     docs = answers["X03"][k("A1", "", 2021)]
     put("X03", k("A1", "", 2021), docs + 2, "a1-khop-danh-sach")
     put("X03", k("A.VB", "1,ngay"), date(2019, 6, 1), "a-vb-ngay-trong-ky")
     # a reading problem and an outlier over time
     put("X03", k("B1.5", "", 2022), "mười", "number-in-words")
     expected.append(("X03", "missing-required", k("B1.5", "", 2022)))
-    put("P04", k("B1.2", "", 2022), answers["P04"][k("B1.2", "", 2021)] * 4, "outlier-over-time")
+    put("X01", k("B1.2", "", 2022), answers["X01"][k("B1.2", "", 2021)] * 4, "outlier-over-time")
     return answers, expected
 
 
@@ -90,8 +96,8 @@ def test_the_clean_workbook_has_no_error_finding(result):
     consolidated, expected = result
     planted = {code for code, *_ in expected}
     clean = [u for u in consolidated.status["unit_code"] if u not in planted]
-    assert clean == ["P05"]
-    errors = consolidated.findings[(consolidated.findings.unit_code == "P05")
+    assert clean == ["X02"]
+    errors = consolidated.findings[(consolidated.findings.unit_code == "X02")
                                    & (consolidated.findings.severity == ERROR)]
     assert errors.empty, errors[["rule", "message"]].to_string()
 
@@ -100,11 +106,11 @@ def test_status_shows_the_states(result):
     status = result[0].status.set_index("unit_code")
     assert status.loc["P03", "timeliness"] == "Hoàn thành trễ hạn"
     assert status.loc["P03", "days_late"] == 3
-    assert status.loc["P04", "timeliness"] == "Quá hạn chưa hoàn thành"
-    assert status.loc["P05", "timeliness"] == "Hoàn thành đúng hạn"
+    assert status.loc["X01", "timeliness"] == "Quá hạn chưa hoàn thành"
+    assert status.loc["X02", "timeliness"] == "Hoàn thành đúng hạn"
     assert status.loc["P01", "timeliness"] == "Quá hạn chưa hoàn thành"  # said done, cell blank
     assert {"completeness_TT", "completeness_C", "errors", "warnings"} <= set(status.columns)
-    assert result[0].reporting["units_expected"].iloc[0] == 9
+    assert result[0].reporting["units_expected"].iloc[0] == 6  # the test config's units
 
 
 def test_a_blank_cell_is_named_where_it_is_after_inserted_rows(config, layout, tmp_path):

@@ -1,4 +1,8 @@
-"""End to end with a real Prefect flow run: templates out, filled workbooks in, tables out."""
+"""End to end with a real Prefect flow run: templates out, filled workbooks in, tables out.
+
+The round trip and the broken commune use the test config (tests/config); the demo is the
+shipped deployment's (config/, thị xã Hương Trà).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from helpers import insert_rows, read_back, reorder_and_rename
+from helpers import TEST_CONFIG_DIR, insert_rows, read_back, reorder_and_rename
 from openpyxl import load_workbook
-from typer.testing import CliRunner
-
-from flows.cli import app
 
 pytestmark = pytest.mark.prefect
-runner = CliRunner()
-
-
-def cli(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def random_value(entry: dict, rng: random.Random):
@@ -61,32 +55,34 @@ def fill(path, entries, rng) -> dict[tuple, str]:
     return typed
 
 
-def test_round_trip_every_unit_every_cell(config, tmp_path, prefect_api):
+def test_round_trip_every_unit_every_cell(config, tmp_path, cli, prefect_api):
     rng = random.Random(42)
     source, out = tmp_path / "nguon", tmp_path / "ket-qua"
     source.mkdir()
-    cli("template", "--cell-map", tmp_path / "map.json")
+    cli("template", "--cell-map", tmp_path / "map.json", "--config", TEST_CONFIG_DIR, code=0)
     entries = json.loads((tmp_path / "map.json").read_text(encoding="utf-8"))
     expected = {}
     for i, unit in enumerate(config.units.active()):
         path = source / f"{i:02d}-bang-tinh.xlsx"
-        cli("template", "--out", path, "--unit", unit.code)
+        cli("template", "--out", path, "--unit", unit.code, "--config", TEST_CONFIG_DIR, code=0)
         typed = fill(path, entries, rng)
         expected.update({(unit.code, key): value for key, value in typed.items()})
         if i % 3 == 0:  # some communes insert rows and shuffle tabs after typing
-            insert_rows(path, "C. Hỗ trợ, can thiệp", 20, 2)
-            insert_rows(path, "B. Bảo đảm quyền trẻ em", 9)
+            insert_rows(path, "C. Hỗ trợ, can thiệp", 15, 2)  # among the groups of C1
+            insert_rows(path, "B. Bảo đảm quyền trẻ em", 9)  # above B1.1
             reorder_and_rename(path, {"A. Lãnh đạo, chỉ đạo": "Lãnh đạo"})
     output = cli("consolidate", "--source", source, "--out", out, "--as-of", "2023-03-31",
-                 "--no-pdf")
-    assert "9/9" in output
+                 "--no-pdf", "--config", TEST_CONFIG_DIR, code=0).output
+    assert "6/6" in output
     assert read_back(out) == expected
     status = pd.read_csv(out / "status.csv")
     assert status["completeness"].eq(100).all() and status["found"].all()
 
 
-def test_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, prefect_api):
-    output = cli("demo", "--workspace", tmp_path / "demo")
+@pytest.mark.shipped
+def test_the_shipped_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, cli,
+                                                                       prefect_api):
+    output = cli("demo", "--workspace", tmp_path / "demo", code=0).output
     out = tmp_path / "demo" / "ket-qua"
     for name in ("values.csv", "findings.csv", "status.csv", "lists.csv", "run.json"):
         assert (out / name).is_file()
@@ -126,7 +122,8 @@ def test_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path, prefect_api
     assert {row["unit_code"]: row["timeliness"] for row in table}["P05"] == "Hoàn thành trễ hạn"
 
 
-def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbook, prefect_api):
+def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbook, cli,
+                                                   prefect_api):
     source, out = tmp_path / "nguon", tmp_path / "ket-qua"
     source.mkdir()
     for code in ("P01", "P02"):
@@ -135,10 +132,15 @@ def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbo
     (source / "X01-hong.xlsx").write_bytes(b"PK\x03\x04 broken")
     (source / "~$P01.xlsx").write_bytes(b"office lock file")
     output = cli("consolidate", "--source", source, "--out", out, "--no-pdf",
-                 code=3)  # a lost unit: loud
-    assert "2/9" in output and "Không đọc được: X01-hong.xlsx" in output
+                 "--config", TEST_CONFIG_DIR, code=3).output  # a lost unit: loud
+    # the broken file's name says whose it is: X01 is the unit not read, not an unknown file
+    assert "2/6" in output and "Không đọc được: X01" in " ".join(output.split())
     findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
     assert set(findings.rule) >= {"unreadable-file", "duplicate-unit", "no-workbook"}
+    broken = findings[findings.rule == "unreadable-file"].iloc[0]
+    assert (broken.unit_code, broken.source) == ("X01", "X01-hong.xlsx")
+    status = pd.read_csv(out / "status.csv", keep_default_na=False).set_index("unit_code")
+    assert status.loc["X01", "access"] == "tệp không mở được"
     dup = findings[findings.rule == "duplicate-unit"].iloc[0]
     assert dup.unit_code == "P02" and "P02-ban-sao.xlsx" in dup.message
     values = pd.read_csv(out / "values.csv")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.oauth2.credentials import Credentials
+from helpers import TEST_CONFIG_DIR
 
-from flows.config import ConfigError
+from flows.config import DEFAULT_CONFIG_DIR, ConfigError
 from flows.sources.google.client import (
     CREDENTIALS_ENV,
     DRIVE_URL,
@@ -157,9 +157,16 @@ def test_relative_paths_in_google_yaml_are_taken_from_the_config_folder(tmp_path
     assert loaded.registry == loaded.state_dir / "registry.json"
 
 
+@pytest.mark.shipped
 def test_the_shipped_google_yaml_is_valid():
-    shipped = load_google_settings(Path(__file__).parents[1] / "config")
+    shipped = load_google_settings(DEFAULT_CONFIG_DIR)
     assert shipped.quota.reads_per_minute == 60 and shipped.names.sheet.startswith("{unit_code}")
+
+
+def test_the_test_config_google_yaml_is_valid():
+    own = load_google_settings(TEST_CONFIG_DIR)
+    assert own.quota.reads_per_minute == 60 and own.names.sheet.startswith("{unit_code}")
+    assert own.state_dir == (TEST_CONFIG_DIR.parent / "state" / "google").resolve()
 
 
 

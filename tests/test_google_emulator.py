@@ -39,16 +39,6 @@ ID_KEYS = ("id", "spreadsheetId", "sheetId")
 TIME_KEYS = ("createdTime", "modifiedTime")
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def call(client: gspread.Client, method: str, url: str, **kwargs: Any) -> requests.Response:
     """A raw request through gspread's HTTP client; API errors give their response back."""
     try:
@@ -494,8 +484,8 @@ def test_permissions_by_token(google_emulator: GoogleEmulator) -> None:
 # --- quotas, faults, time ------------------------------------------------------------------------
 
 
-def test_read_and_write_quotas_with_a_fake_clock() -> None:
-    clock = FakeClock()
+def test_read_and_write_quotas_with_a_fake_clock(fake_clock) -> None:
+    clock = fake_clock  # moved on by its sleeps, without waiting
     with GoogleEmulator(read_quota_per_minute=3, write_quota_per_minute=2, clock=clock) as emu:
         client = gspread_client(emu)
         sid = emu.create_spreadsheet("Quota")
@@ -511,9 +501,9 @@ def test_read_and_write_quotas_with_a_fake_clock() -> None:
             "per user' of service 'sheets.googleapis.com' for consumer 'project_number:000'.")
         assert error["details"][0]["metadata"]["quota_limit_value"] == "3"
         assert emu.counts["429"] == 1 and emu.counts["sheets.values.batchGet"] == 4
-        clock.now += 30
+        clock.sleep(30)
         assert call(client, "get", f"{SHEETS}/{sid}").status_code == 429
-        clock.now += 31
+        clock.sleep(31)
         assert client.http_client.values_batch_get(sid, ["A1"])["spreadsheetId"] == sid
         for _ in range(2):
             client.http_client.values_update(sid, "A1", {"valueInputOption": "RAW"},

@@ -1,8 +1,9 @@
 """Google Sheets end to end, against the loopback emulator and the unmodified gspread client.
 
-One provisioned world (template, dashboard, 9 unit sheets) is built once per module and
-copied for each test: communes then type into their sheets through plain gspread, as a person
-would, and the consolidate flow pulls, checks and writes the flags back.
+One provisioned world (template, dashboard, one sheet for each of the test config's 6 units) is
+built once per module and copied for each test: communes then type into their sheets through
+plain gspread, as a person would, and the consolidate flow pulls, checks and writes the flags
+back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 from conftest import answers_for
 from google_fixtures import gspread_client
-from helpers import read_back
+from helpers import TEST_CONFIG_DIR, read_back
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -32,7 +33,6 @@ from flows.sources.google.provisioner import provision_all
 from flows.sources.google.render import ERROR_FILL, INPUT_FILL, RESULTS_TITLE, colour
 from flows.sources.google.source import GoogleSource
 from flows.sources.google.writeback import cell_position
-from flows.testing.clocks import FakeClock
 from flows.testing.google_emulator import GoogleEmulator
 
 runner = CliRunner()
@@ -62,7 +62,7 @@ class World:
 def write_config(root: Path, folder_id: str) -> Path:
     folder = root / "config"
     if not folder.exists():
-        shutil.copytree(Path(__file__).parents[1] / "config", folder)
+        shutil.copytree(TEST_CONFIG_DIR, folder)
     (folder / "google.yaml").write_text(
         f'folder_id: "{folder_id}"\nstate_dir: ../state\n', encoding="utf-8")
     return folder
@@ -127,8 +127,8 @@ def entered_values(world: World, spreadsheet_id: str) -> list[dict]:
 def provisioned(tmp_path_factory) -> Path:
     """Provision once and let every commune type its (clean) answers; saved to be copied."""
     root = tmp_path_factory.mktemp("provisioned")
-    patch = pytest.MonkeyPatch()
-    with GoogleEmulator(state_dir=root / "emulator") as emulator:
+    with pytest.MonkeyPatch.context() as patch, \
+            GoogleEmulator(state_dir=root / "emulator") as emulator:
         patch.setenv(ENDPOINT_ENV, emulator.url)
         patch.delenv(CREDENTIALS_ENV, raising=False)
         config_dir = write_config(root, emulator.create_folder("Giám sát trẻ em 2023"))
@@ -138,7 +138,6 @@ def provisioned(tmp_path_factory) -> Path:
         for unit in config.units.active():
             emulator.tokens[f"commune-{unit.code}"] = unit.emails[0]
             type_answers(world, unit.code, answers_for(config, unit.code))
-    patch.undo()
     return root
 
 
@@ -200,7 +199,7 @@ def test_google_pull_equals_what_communes_typed_and_flags_go_back(make_world, tm
 
     out = tmp_path / "run1"
     output = consolidate(world, out)
-    assert "9/9" in output
+    assert "6/6" in output
     assert read_back(out) == expected
     for unit in config.units.active():  # each sheet lists exactly its own findings
         assert unit.full_name in results_tab(world, unit.code)[0][0]
@@ -243,8 +242,8 @@ def test_google_pull_equals_what_communes_typed_and_flags_go_back(make_world, tm
 
 @pytest.mark.prefect
 def test_faults_quota_and_a_deleted_sheet_never_stop_the_run(make_world, tmp_path, monkeypatch,
-                                                             prefect_api):
-    clock = FakeClock()
+                                                             fake_clock, prefect_api):
+    clock = fake_clock
     world = make_world(clock=clock, seed=3)
     monkeypatch.setattr(client, "TIMING", Timing(clock.now, clock.sleep, lambda: 0.5))
     config = world.config
@@ -266,7 +265,7 @@ def test_faults_quota_and_a_deleted_sheet_never_stop_the_run(make_world, tmp_pat
         assert results_listed(world, unit.code) == messages(tmp_path / "run1", unit.code)
     folder = world.registry["folder_id"]
     names = [f.name for f in world.emulator.store.files.values() if folder in f.parents]
-    assert len(names) == len(set(names)) == 11  # template, dashboard, 9 units
+    assert len(names) == len(set(names)) == 8  # template, dashboard, 6 units
 
     # A sheet deleted: that unit is unreachable (its last snapshot kept), the others go on.
     # And our retried writes left their own modifiedTime on record: nothing else is read.
@@ -300,11 +299,11 @@ def test_rerunning_provision_creates_nothing_and_a_new_unit_gets_only_its_sheet(
     for kind in ("drive.files.copy", "drive.files.create", "drive.permissions.create",
                  "sheets.batchUpdate", "sheets.values.batchUpdate"):
         assert counts[kind] == 0, kind
-    assert report.created == [] and len(report.existing) == 9
+    assert report.created == [] and len(report.existing) == 6
 
     units = world.config_dir / "units.yaml"
     units.write_text(units.read_text(encoding="utf-8") + "  - {code: X05, name: Hương Thọ, "
-                     "kind: xã, emails: [huongtho@huongtra.example.vn]}\n", encoding="utf-8")
+                     "kind: xã, emails: [huongtho@thunghiem.example.vn]}\n", encoding="utf-8")
     world.emulator.reset_counts()
     report = provision_all(world.config, load_google_settings(world.config_dir))
     assert report.created == ["X05"]
@@ -312,7 +311,7 @@ def test_rerunning_provision_creates_nothing_and_a_new_unit_gets_only_its_sheet(
     assert counts["drive.files.copy"] == 1 and counts["drive.files.create"] == 0
     assert counts["drive.permissions.create"] == 2  # the commune and the staff address
     shared = {p.get("emailAddress") for p in world.emulator.file(world.sid("X05"))["permissions"]}
-    assert {"huongtho@huongtra.example.vn", "ldtbxh@huongtra.example.vn"} <= shared
+    assert {"huongtho@thunghiem.example.vn", "ldtbxh@thunghiem.example.vn"} <= shared
     code = build_layout(world.config).role("unit_code")
     assert world.emulator.get_grid(world.sid("X05"), code.sheet)[code.row - 1][code.col - 1] \
         == "X05"
@@ -331,7 +330,7 @@ def test_a_commune_types_into_inputs_but_not_into_labels_or_its_code(make_world)
         assert refused.value.response.status_code == 403
     meta = world.emulator.metadata(world.sid("P01"))
     editors = [p["editors"]["users"] for s in meta["sheets"] for p in s["protectedRanges"]]
-    assert editors and all("ldtbxh@huongtra.example.vn" in users for users in editors)
+    assert editors and all("ldtbxh@thunghiem.example.vn" in users for users in editors)
 
 
 def test_the_template_is_the_xlsx_layout_in_sheets(make_world):
@@ -390,12 +389,12 @@ def test_the_provision_command_runs_the_flow_and_reports_in_vietnamese(make_worl
     world = make_world()
     result = runner.invoke(app, ["provision", "--config", str(world.config_dir)])
     assert result.exit_code == 0, result.output
-    assert "tạo mới 0, đã có 9" in result.output and "Sổ đăng ký" in result.output
+    assert "tạo mới 0, đã có 6" in result.output and "Sổ đăng ký" in result.output
 
 
 def test_the_provision_command_explains_a_missing_google_yaml(tmp_path):
     config_dir = tmp_path / "config"
-    shutil.copytree(Path(__file__).parents[1] / "config", config_dir)
+    shutil.copytree(TEST_CONFIG_DIR, config_dir)
     (config_dir / "google.yaml").unlink()
     result = runner.invoke(app, ["provision", "--config", str(config_dir)])
     assert result.exit_code == 2

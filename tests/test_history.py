@@ -14,7 +14,7 @@ import pytest
 from helpers import rendered
 from rich.console import Console
 
-from flows.cli.history import history_table, print_history
+from flows.cli.history_view import history_table, print_history
 from flows.config import ConfigError
 from flows.core.audit import canonical, completion_dates, late_edit_findings
 from flows.core.findings import WARNING
@@ -207,17 +207,17 @@ def completion_status(typed: dict[str, str], complete: bool = True) -> pd.DataFr
 
 
 def test_completion_dates_from_the_evidence():
-    first = {"P01": at(28, 22), "P02": at(28, 22), "P03": at(28, 22), "P04": at(28, 22)}
-    incomplete = {"P04": at(27, 1)}
-    typed = {"P01": "", "P02": "2023-03-29", "P03": "2023-04-05", "P04": "2023-03-20",
-             "P05": "2023-03-15"}
+    first = {"P01": at(28, 22), "P02": at(28, 22), "P03": at(28, 22), "X01": at(28, 22)}
+    incomplete = {"X01": at(27, 1)}
+    typed = {"P01": "", "P02": "2023-03-29", "P03": "2023-04-05", "X01": "2023-03-20",
+             "X02": "2023-03-15"}
     dates, findings = completion_dates(first, completion_status(typed), HCM, incomplete)
     findings = rendered(findings)
     # No date typed: the evidence; within a day: the typed date; 5 days after the evidence or
     # a week before a read that still saw it incomplete: the evidence, with a warning; no
     # evidence (the history began later): the typed date.
     assert list(dates) == ["2023-03-28", "2023-03-29", "2023-03-28", "2023-03-28", "2023-03-15"]
-    assert [f.unit_code for f in findings] == ["P03", "P04"]
+    assert [f.unit_code for f in findings] == ["P03", "X01"]
     assert {f.rule for f in findings} == {"completion-date-disagrees"}
     assert findings[0].message.startswith("Ngày hoàn thành ghi trong biểu là 05/04/2023, muộn hơn")
     assert "lúc 01:00 ngày 27/03/2023 biểu vẫn chưa hoàn thành" in findings[1].message

@@ -118,12 +118,12 @@ def test_completion_dates_that_cannot_be_right(config, layout):
     date_cell = layout.role("completion_date").cell
     rows = [status_row("P01", done="2023-04-20"), status_row("P02", done="2023-02-01"),
             status_row("P03", status="Đang nhập", done="2023-03-20"),
-            status_row("P04", done="")]
+            status_row("X01", done="")]
     found = _findings(config, layout, rows, date(2023, 3, 31))
     assert ("P01", "completion-date-future", ERROR, date_cell) in found
     assert ("P02", "completion-date-early", WARNING, date_cell) in found
     assert ("P03", "completion-date-without-status", WARNING, date_cell) in found
-    assert ("P04", "completion-date-missing", WARNING, date_cell) in found
+    assert ("X01", "completion-date-missing", WARNING, date_cell) in found
 
 
 def test_late_and_overdue_units_are_named(config, layout):
@@ -156,10 +156,10 @@ def test_change_over_time_flags_big_moves_on_big_bases_only(config, layout):
         "P01": {2021: 100, 2022: 180},  # +80%: flagged
         "P02": {2021: 100, 2022: 120},  # +20%: fine
         "P03": {2021: 1, 2022: 2},  # 1 → 2 is not an alarm
-        "P04": {2021: 12, 2022: 17},  # +42% but only +5 on a small base… base ≥ 10: flagged
+        "X01": {2021: 12, 2022: 17},  # +42% but only +5 on a small base… base ≥ 10: flagged
     })
     flags = time_outliers(wide, config)
-    assert set(flags["unit_code"]) == {"P01", "P04"}
+    assert set(flags["unit_code"]) == {"P01", "X01"}
     p01 = flags.set_index("unit_code").loc["P01"]
     assert (p01.year, p01.baseline, round(p01.change_pct)) == (2022, 100, 80)
 

@@ -1,8 +1,10 @@
-"""Reminder emails through a real SMTP server on loopback (aiosmtpd), the sent-log, dry runs."""
+"""Reminder emails through a real SMTP server on loopback (aiosmtpd), the sent-log, dry runs.
+
+The units, their addresses and the staff address are the test config's (tests/config/units.yaml).
+"""
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -11,8 +13,6 @@ from email.policy import default as default_policy
 import pandas as pd
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from helpers import worded
 
 from flows.config import ConfigError
@@ -23,45 +23,14 @@ from flows.notify import LOG_FILE, due_offset, send_reminders
 
 AS_OF = date(2023, 3, 28)  # 3 days before the deadline, 31/03/2023
 LINK = "https://docs.google.com/spreadsheets/d/abc123/edit"
-STAFF = "ldtbxh@huongtra.example.vn"
+STAFF = "ldtbxh@thunghiem.example.vn"  # staff_emails of the test config
 SHEET = "B. Bảo đảm quyền trẻ em"
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what arrives; some addresses can be made to fail."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.failing: set[str] = set()
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.failing & set(envelope.rcpt_tos):
-            return "554 5.7.1 Thư bị từ chối"
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def accept_only(password: str):
-    def check(server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and auth_data.password == password.encode()
-        return AuthResult(success=ok, handled=False)  # the server answers 235 or 535
-    return check
-
-
 @pytest.fixture
-def smtp():
-    """A real SMTP server on 127.0.0.1; yields (inbox, port)."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
+def smtp(smtp_inbox):
+    """The shared loopback SMTP server (conftest `smtp_inbox`), as (inbox, port)."""
+    return smtp_inbox, smtp_inbox.port
 
 
 def settings_for(port: int, **smtp) -> ReminderSettings:
@@ -105,13 +74,10 @@ def result() -> Consolidated:
     return result_with(status, [missing, *wrong("P02", 5), *wrong("X01", 1)])
 
 
-def received(inbox: Inbox) -> dict[str, tuple[list[str], object]]:
+def received(inbox) -> dict[str, tuple[list[str], object, bytes]]:
     """Arrived messages by unit code, parsed back with the modern email API."""
-    out = {}
-    for rcpt, raw in inbox.messages:
-        message = message_from_bytes(raw, policy=default_policy)
-        out[message["X-Giamsat-Unit"]] = (rcpt, message, raw)
-    return out
+    return {mail.message["X-Giamsat-Unit"]: (mail.rcpt, mail.message, mail.raw)
+            for mail in inbox.messages}
 
 
 # --------------------------------------------------------------------------- tests
@@ -133,7 +99,7 @@ def test_what_arrives_over_smtp(config, result, smtp, tmp_path):
     mail = received(inbox)
     assert set(mail) == {"P02", "X01"}  # none for P01: complete and without errors
     rcpt, message, raw = mail["P02"]
-    assert sorted(rcpt) == ["huongvan@huongtra.example.vn", STAFF]
+    assert sorted(rcpt) == ["huongvan@thunghiem.example.vn", STAFF]
     assert message["Cc"] == STAFF and message["Reply-To"] == STAFF
     # Decoded as RFC 2047 says (Python's own address parser keeps the folding space between
     # encoded words of a display name: "Xã h ội").
@@ -192,7 +158,7 @@ def test_dry_run_writes_eml_files_and_sends_nothing(config, result, smtp, tmp_pa
 
 def test_a_failure_for_one_unit_does_not_stop_the_others(config, result, smtp, tmp_path):
     inbox, port = smtp
-    inbox.failing.add("huongvan@huongtra.example.vn")
+    inbox.failing.add("huongvan@thunghiem.example.vn")
     sent = {s.unit_code: s.status for s in
             send_reminders(result, config, AS_OF, tmp_path, settings=settings_for(port))}
     assert sent["X01"] == "sent"
@@ -203,7 +169,7 @@ def test_a_failure_for_one_unit_does_not_stop_the_others(config, result, smtp, t
                                                         ("X01", "skipped-same-state")]
 
 
-def test_a_server_that_is_down_is_a_failure_per_unit(config, result, tmp_path):
+def test_a_server_that_is_down_is_a_failure_per_unit(config, result, tmp_path, free_port):
     sent = send_reminders(result, config, AS_OF, tmp_path, settings=settings_for(free_port()))
     assert all(s.status.startswith("failed: không kết nối được máy chủ thư 127.0.0.1:")
                for s in sent) and len(sent) == 2
@@ -222,24 +188,19 @@ def test_a_missing_password_is_a_clear_message(config, result, smtp, tmp_path, m
     assert inbox.messages == []
 
 
-def test_a_wrong_password_is_a_failure_in_vietnamese(config, result, tmp_path, monkeypatch):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
-                            authenticator=accept_only("dung-mat-khau"), auth_require_tls=False)
-    controller.start()
-    try:
-        monkeypatch.setenv("GIAMSAT_TEST_SMTP_PASSWORD", "sai")
-        settings = settings_for(controller.port, username="giamsat",
-                                password_env="GIAMSAT_TEST_SMTP_PASSWORD")
-        sent = send_reminders(result, config, AS_OF, tmp_path, settings=settings)
-        assert {s.status for s in sent} == {
-            "failed: máy chủ thư từ chối đăng nhập giamsat (sai tên đăng nhập hoặc mật khẩu "
-            "trong biến môi trường GIAMSAT_TEST_SMTP_PASSWORD)"}
-        monkeypatch.setenv("GIAMSAT_TEST_SMTP_PASSWORD", "dung-mat-khau")
-        sent = send_reminders(result, config, AS_OF, tmp_path, settings=settings)
-        assert {s.status for s in sent} == {"sent"} and len(inbox.messages) == 2
-    finally:
-        controller.stop()
+def test_a_wrong_password_is_a_failure_in_vietnamese(config, result, smtp, tmp_path,
+                                                     monkeypatch):
+    inbox, port = smtp
+    inbox.password = "dung-mat-khau"  # the server accepts this login only
+    monkeypatch.setenv("GIAMSAT_TEST_SMTP_PASSWORD", "sai")
+    settings = settings_for(port, username="giamsat", password_env="GIAMSAT_TEST_SMTP_PASSWORD")
+    sent = send_reminders(result, config, AS_OF, tmp_path, settings=settings)
+    assert {s.status for s in sent} == {
+        "failed: máy chủ thư từ chối đăng nhập giamsat (sai tên đăng nhập hoặc mật khẩu "
+        "trong biến môi trường GIAMSAT_TEST_SMTP_PASSWORD)"}
+    monkeypatch.setenv("GIAMSAT_TEST_SMTP_PASSWORD", "dung-mat-khau")
+    sent = send_reminders(result, config, AS_OF, tmp_path, settings=settings)
+    assert {s.status for s in sent} == {"sent"} and len(inbox.messages) == 2
 
 
 def test_a_unit_without_a_workbook_is_reminded_too(config, smtp, tmp_path):
@@ -255,7 +216,13 @@ def test_a_unit_without_a_workbook_is_reminded_too(config, smtp, tmp_path):
 # --------------------------------------------------------------------------- settings file
 
 
-def test_the_shipped_settings_load_and_keep_no_password(config):
+@pytest.mark.shipped
+def test_the_shipped_settings_load_and_keep_no_password(shipped_config):
+    settings = load_reminder_settings(shipped_config.directory)
+    assert settings.offsets == [-7, -3, -1, 1] and settings.smtp.password_env
+
+
+def test_the_test_config_settings_load_and_keep_no_password(config):
     settings = load_reminder_settings(config.directory)
     assert settings.offsets == [-7, -3, -1, 1] and settings.smtp.password_env
 

@@ -1,4 +1,8 @@
-"""Consistency rules: what a commune is told when its numbers contradict each other."""
+"""Consistency rules: what a commune is told when its numbers contradict each other.
+
+Rules written by each test (or the test config's tests/config/rules.yaml) on the test form; the
+last tests check the shipped deployment's own rules.yaml against the shipped form.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import yaml
 from conftest import answers_for
 from helpers import insert_rows, rendered, set_cells
 
-from flows.config import DEFAULT_CONFIG_DIR, ConfigError
+from flows.config import DEFAULT_CONFIG_DIR, Config, ConfigError
 from flows.core.extract import LIST_COLUMNS, VALUE_COLUMNS, extract_workbook
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
@@ -309,7 +313,7 @@ def test_all_findings_are_located_with_one_lookup(tmp_path, config, layout, monk
 
 
 def test_a_unit_with_no_data_or_no_workbook_gets_no_findings(tmp_path, config, layout):
-    rules = load_rules(DEFAULT_CONFIG_DIR / "rules.yaml", config.form, config.plan)
+    rules = load_rules(config.directory / "rules.yaml", config.form, config.plan)
     wide = table({("P01", y): {} for y in YEARS})  # a workbook with nothing typed
     assert check(rules, wide, layout) == []
     empty = Wide(pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=["unit_code", "year"])),
@@ -382,12 +386,19 @@ def test_keys_that_do_not_fit_the_rule_are_reported(tmp_path, config, rule, frag
     assert problem.startswith("rules.yaml: rules[0].") and fragment in problem
 
 
-# --------------------------------------------------------------------------- the shipped rules
+# --------------------------------------------------------------------- rule files on clean data
 
 
 @pytest.fixture(scope="module")
-def shipped(config) -> RuleSet:
-    return load_rules(DEFAULT_CONFIG_DIR / "rules.yaml", config.form, config.plan)
+def shipped(shipped_config) -> RuleSet:
+    """The shipped deployment's rules, on the shipped form."""
+    return load_rules(DEFAULT_CONFIG_DIR / "rules.yaml", shipped_config.form, shipped_config.plan)
+
+
+@pytest.fixture(scope="module")
+def own(config) -> RuleSet:
+    """The test config's rules (tests/config/rules.yaml), on the test form."""
+    return load_rules(config.directory / "rules.yaml", config.form, config.plan)
 
 
 def answer_tables(answers: dict[str, dict[str, object]], layout) -> tuple[pd.DataFrame,
@@ -409,6 +420,7 @@ def answer_tables(answers: dict[str, dict[str, object]], layout) -> tuple[pd.Dat
     return frame, pd.DataFrame(lists, columns=LIST_COLUMNS)
 
 
+@pytest.mark.shipped
 def test_the_shipped_rules_load_and_cover_the_form(shipped):
     ids = [r.id for r in shipped.rules]
     assert len(ids) >= 20 and len(set(ids)) == len(ids)
@@ -417,21 +429,40 @@ def test_the_shipped_rules_load_and_cover_the_form(shipped):
     assert {r.operator for r in shipped.rules} >= {"==", "<=", ">=", ">", "compulsory_pair"}
 
 
-@pytest.mark.parametrize("seed", [7, 11, 2023])
-def test_the_shipped_rules_find_nothing_on_clean_synthetic_units(config, layout, shipped, seed):
+def clean_findings(config: Config, layout, rules: RuleSet, seed: int,
+                   short_form: bool = False) -> list:
+    """What `rules` find on clean synthetic answers of every unit of `config` (`short_form`:
+    the form is a subset of the one synthetic.py writes for; its other keys are dropped, as
+    the template writer drops them)."""
     units = config.units.units
     answers = {u.code: synthetic_answers(
         config.form, u, random.Random(f"{seed}-{u.code}"),
         reporting_end=config.plan.reporting_period.end,
         completed=config.plan.self_inspection.start) for u in units}
+    if short_form:
+        answers = {code: {k: v for k, v in typed.items() if k in layout.by_key}
+                   for code, typed in answers.items()}
     values, lists = answer_tables(answers, layout)
     wide = build_wide(values, layout, config.form, [u.code for u in units])
-    found = rendered(check_rules(wide, lists, shipped, Locator(values, layout),
-                                 {u.code: u.full_name for u in units}), shipped)
+    return rendered(check_rules(wide, lists, rules, Locator(values, layout),
+                                {u.code: u.full_name for u in units}), rules)
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("seed", [7, 11, 2023])
+def test_the_shipped_rules_find_nothing_on_clean_synthetic_units(shipped_config, shipped_layout,
+                                                                 shipped, seed):
+    found = clean_findings(shipped_config, shipped_layout, shipped, seed)
     assert {f.rule for f in found} <= KNOWN_GENERATOR_CONFLICTS, [f.message for f in found]
 
 
-def test_a_planted_break_is_caught_at_the_cell_where_it_now_sits(config, layout, shipped,
+@pytest.mark.parametrize("seed", [7, 11, 2023])
+def test_the_test_config_rules_find_nothing_on_clean_synthetic_units(config, layout, own, seed):
+    found = clean_findings(config, layout, own, seed, short_form=True)
+    assert {f.rule for f in found} <= KNOWN_GENERATOR_CONFLICTS, [f.message for f in found]
+
+
+def test_a_planted_break_is_caught_at_the_cell_where_it_now_sits(config, layout, own,
                                                                  make_workbook):
     path = make_workbook("P01")
     sheet, cell = where(layout, make_key("C2", "nam", 2022))
@@ -441,9 +472,9 @@ def test_a_planted_break_is_caught_at_the_cell_where_it_now_sits(config, layout,
     insert_rows(path, sheet, before=8, amount=2)  # and the commune inserted two rows on top
     extraction = extract_workbook(read_workbook(path), layout, config.units.by_code())
     wide = build_wide(extraction.values, layout, config.form, ["P01"])
-    found = rendered(check_rules(wide, extraction.lists, shipped,
+    found = rendered(check_rules(wide, extraction.lists, own,
                                  Locator(extraction.values, layout), {"P01": "Phường Tứ Hạ"}),
-                     shipped)
+                     own)
     [finding] = [f for f in found if f.rule == "c2-nam-nu"]
     _, total_cell = where(layout, make_key("C2", "tong", 2022))
     moved = f"{total_cell[0]}{int(total_cell[1:]) + 2}"

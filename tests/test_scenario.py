@@ -5,6 +5,9 @@ Three communes: P01 completes on 20/03 and then edits a number after the deadlin
 everything as of that day (its clock set to 23:00 that day), and reminders go to a real SMTP
 server on loopback. The history, late-edit findings, timeliness states and reminders are
 checked against what must happen, day by day.
+
+The communes are three units of the test config (tests/config), whose plan has the dates of the
+2023 plan: self-inspection 10/03 – 31/03, deadline 31/03/2023.
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import date, datetime, timedelta
-from email import message_from_bytes
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import answers_for
+from helpers import TEST_CONFIG_DIR
 
-from flows.config import DEFAULT_CONFIG_DIR, load_config
+from flows.config import load_config
 from flows.core.layout import build_layout, make_key
 from flows.sources.xlsx import write_template
 from flows.store.history import History
@@ -33,34 +36,9 @@ EDITED = make_key("C2", "nam", 2022)
 EDITED_TOTAL = make_key("C2", "tong", 2022)
 
 
-@pytest.fixture
-def smtp_inbox():
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-            self.messages.append(message_from_bytes(envelope.content))
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    inbox.port = port
-    yield inbox
-    controller.stop()
-
-
 def scenario_config(tmp_path: Path, port: int) -> Path:
     folder = tmp_path / "config"
-    shutil.copytree(DEFAULT_CONFIG_DIR, folder)
+    shutil.copytree(TEST_CONFIG_DIR, folder)
     path = folder / "reminders.yaml"
     settings = yaml.safe_load(path.read_text(encoding="utf-8"))
     settings["smtp"].update(host="127.0.0.1", port=port, security="none", username="")
@@ -120,7 +98,7 @@ EXPECTED_REMINDERS = {  # reminder days (−7, −3, −1, +1 around 31/03): who
 }
 
 
-def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
+def test_three_weeks_of_nights(tmp_path, smtp_inbox, monkeypatch, prefect_api):
     from flows.consolidate import consolidate_flow
 
     config_dir = scenario_config(tmp_path, smtp_inbox.port)
@@ -129,7 +107,7 @@ def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
     source.mkdir()
     full = {code: answers_for(config, code, seed=5) for code in UNITS}
     tz = config.plan.tz
-    os.environ["GIAMSAT_SMTP_PASSWORD"] = "unused"
+    monkeypatch.setenv("GIAMSAT_SMTP_PASSWORD", "unused")
     day = FIRST
     while day <= LAST:
         for code in UNITS:
@@ -150,7 +128,7 @@ def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
             assert status.loc[code, "timeliness"] == expected_state(code, day), (code, day)
         if day > date(2023, 3, 31):
             assert status.loc["P02", "days_late"] == (day - date(2023, 3, 31)).days
-        arrived = {m["X-Giamsat-Unit"] for m in smtp_inbox.messages[before:]}
+        arrived = {m.message["X-Giamsat-Unit"] for m in smtp_inbox.messages[before:]}
         assert arrived == EXPECTED_REMINDERS.get(day, set()), (day, arrived)
         findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
         late = findings[findings.rule.isin(["changed-after-deadline", "changed-after-complete"])]
@@ -176,5 +154,5 @@ def test_three_weeks_of_nights(tmp_path, smtp_inbox, prefect_api):
         assert history.first_complete()["P01"].astimezone(tz).date() == date(2023, 3, 20)
         assert "P02" not in history.first_complete()
     # one email per reminder, each in Vietnamese with the deadline
-    subjects = [m["Subject"] for m in smtp_inbox.messages]
+    subjects = [m.message["Subject"] for m in smtp_inbox.messages]
     assert len(subjects) == sum(len(v) for v in EXPECTED_REMINDERS.values())

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from flows.cli import prefect_env
@@ -63,6 +64,8 @@ def template(
 
 def status_table(status_rows: list[dict], title: str) -> Table:
     """The short status table staff read in the terminal (the full one is status.csv)."""
+    from flows.core.consolidate import UNREADABLE
+
     table = Table(title=title, title_justify="left")
     for column, justify in (("Mã", "left"), ("Đơn vị", "left"), ("Nhập", "right"),
                             ("Tình trạng", "left"), ("Trễ", "right"), ("Lỗi", "right"),
@@ -72,6 +75,8 @@ def status_table(status_rows: list[dict], title: str) -> Table:
                "Quá hạn chưa hoàn thành": "red", "Chưa bắt đầu": "red"}
     for row in status_rows:
         filled = percent(row["completeness"]) if row["found"] else "[red]chưa có tệp[/]"
+        if row.get("access") == UNREADABLE:
+            filled = f"[red]{UNREADABLE}[/]"
         state = row["timeliness"]
         colour = colours.get(state)
         short = row["unit_name"][len(row["kind"]) + 1:] or row["unit_name"]
@@ -89,6 +94,11 @@ def run_consolidate(config: Config, source: str, out: Path, as_of: date | None, 
     """Run the flow; a run that lost units still returns its summary (and is marked Failed)."""
     if source != "google" and not Path(source).is_dir():
         raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}” (hoặc dùng --source google).[/]")
+    from flows.outputs.rundirs import output_problem
+
+    refused = output_problem(out, Path(source) if source != "google" else None)
+    if refused:
+        raise fail(f"[red]{escape(refused)}[/]")
     prefect_env.configure(verbose)
     from flows.consolidate import consolidate_flow
 
@@ -98,7 +108,7 @@ def run_consolidate(config: Config, source: str, out: Path, as_of: date | None, 
                                pdf=pdf, return_state=True)
     summary = outcome.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
-        err.print(f"[bold red]Lần chạy bị lỗi:[/] {summary}")
+        err.print(f"[bold red]Lần chạy bị lỗi:[/] {escape(str(summary))}")
         raise fail("Chạy lại với --verbose để xem nhật ký chi tiết.", 1)
     return summary
 
@@ -128,6 +138,15 @@ def print_summary(summary) -> None:
     if summary.lost_units:
         err.print(f"[bold red]Không đọc được: {', '.join(summary.lost_units)}[/] — xem "
                   "findings.csv; các đơn vị khác đã được tổng hợp.")
+    for line in summary.trouble:
+        err.print(f"[bold red]Cần xử lý:[/] {escape(line)}", highlight=False)
+
+
+def exit_code(summary) -> int:
+    """0 done; 3 some unit could not be read; 4 done, but the history or a reminder failed."""
+    if summary.lost_units:
+        return 3
+    return 4 if summary.trouble else 0
 
 
 def needs(source: str, reminders: str) -> list[str]:
@@ -163,8 +182,8 @@ def consolidate(
     summary = run_consolidate(config, source, out, day, verbose, registry, subset, final, state,
                               reminders.value, pdf)
     print_summary(summary)
-    if summary.lost_units:
-        raise typer.Exit(3)
+    if exit_code(summary):
+        raise typer.Exit(exit_code(summary))
 
 
 @app.command()
@@ -191,6 +210,8 @@ def demo(
     summary = run_consolidate(config, str(workspace / "nguon"), workspace / "ket-qua", day,
                               verbose, pdf=pdf)
     print_summary(summary)
+    if exit_code(summary):
+        raise typer.Exit(exit_code(summary))
 
 
 @app.command()

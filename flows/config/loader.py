@@ -1,6 +1,6 @@
 """The one configuration loader: every file of a config folder, checked once, all problems at once.
 
-`load_config` reads form, units, plan, rules, quality, reminders and google from the config
+`load_config` reads form, units, plan, rules, quality, limits, reminders and google from the config
 folder and the report wording from the templates, validates each against its model, then
 checks what refers to what (a rule naming an unknown indicator, the report naming an unknown
 code, Google settings when Google is needed). Every mistake of every file is collected into one
@@ -23,6 +23,7 @@ from flows.config.google import (
     credentials_problems,
     folder_problems,
 )
+from flows.config.limits import LIMITS_FILE, Limits
 from flows.config.plan import Plan, plan_problems, report_problems
 from flows.config.quality import Quality
 from flows.config.reminders import ReminderSettings
@@ -44,6 +45,7 @@ class Config(BaseModel):
     units: Units
     plan: Plan
     quality: Quality = Quality()
+    limits: Limits = Limits()
     rules: Any = None  # flows.core.rules.RuleSet, compiled against the form
     reminders: ReminderSettings | None = None  # None: no reminders.yaml, no reminders
     google: GoogleSettings | None = None  # paths resolved; None without google.yaml
@@ -126,6 +128,7 @@ def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()
     units: Units | None = collect.parse(Units, "units.yaml")
     plan: Plan | None = collect.parse(Plan, "plan.yaml")
     quality = collect.parse(Quality, "quality.yaml", required=False) or Quality()
+    limits = collect.parse(Limits, LIMITS_FILE, required=False) or Limits()
     rule_file = collect.parse(RuleFile, "rules.yaml", required=False)
     reminders = collect.parse(ReminderSettings, "reminders.yaml",
                               required="reminders" in needs)
@@ -153,5 +156,5 @@ def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()
     if collect.problems:
         raise ConfigError(list(dict.fromkeys(collect.problems)))
     return Config(directory=folder, form=form, units=units, plan=plan, quality=quality,
-                  rules=rules, reminders=reminders, google=google, templates=dirs,
+                  limits=limits, rules=rules, reminders=reminders, google=google, templates=dirs,
                   wording=wording, catalogue=catalogue)

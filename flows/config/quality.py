@@ -23,6 +23,15 @@ class Outliers(ConfigModel):
     columns: Literal["totals", "all"] = "totals"  # which cells: headline totals or every cell
 
 
+class Bounds(ConfigModel):
+    """The largest value a unit can truly report, per value type: beyond it a number is a typing
+    accident (a commune has no 10^29 children), reported as an error and not taken."""
+
+    integer: float = Field(default=1_000_000, gt=0)
+    money: float = Field(default=1_000_000_000_000, gt=0)  # 1.000 tỷ đồng
+
+
 class Quality(ConfigModel):
     outliers: Outliers = Outliers()
+    bounds: Bounds = Bounds()
 

@@ -8,6 +8,7 @@ read it in a documented way ("1.234" in a count is one thousand two hundred thir
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ _NEGATIVE = re.compile(r"^-\s*\d[\d.,]*$")
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _HAS_DIGIT = re.compile(r"\d")
+# Characters no spreadsheet or document should hold: XML-illegal controls and bidi overrides.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -68,6 +71,9 @@ def show(raw: object) -> str:
 
 def _clean_text(raw: str, parsed: Parsed, flag_spaces: bool) -> str:
     text = raw.replace("\u00a0", " ")
+    if _HIDDEN.search(text):  # a pasted line break from Word, a bidi override
+        text = _HIDDEN.sub(lambda m: " " if m.group(0) in "\x0b\x0c" else "", text)
+        parsed.problems.append(Issue("hidden-characters", {"typed": _HIDDEN.sub("", raw)}))
     normal = unicodedata.normalize("NFC", text)
     if normal != text:
         parsed.problems.append(Issue("not-nfc"))
@@ -128,6 +134,8 @@ def _parse_number_text(text: str, kind: str, parsed: Parsed) -> None:
 def _parse_number(raw: object, kind: str, parsed: Parsed) -> None:
     if isinstance(raw, bool) or isinstance(raw, datetime | date):
         parsed.problems.append(_bad_number(show(raw), kind))
+    elif isinstance(raw, float) and not math.isfinite(raw):  # NaN or ∞ stored as a number
+        parsed.problems.append(Issue("not-a-number", {"typed": show(raw), "kind": kind}))
     elif isinstance(raw, int | float):
         _check_number(raw, kind, show(raw), parsed)
     else:

@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from flows.config.form import NUMERIC_TYPES
 from flows.config.loader import Config
 from flows.core.completeness import completeness, missing_findings
 from flows.core.extract import LIST_COLUMNS, VALUE_COLUMNS, Extraction
@@ -29,6 +30,16 @@ BASE_COLUMNS = ["unit_code", "unit_name", "kind", "workbook", "found", "started"
 TAIL_COLUMNS = ["zero_values", "submission_status", "completion_date", "complete", "timeliness",
                 "days_late", "errors", "warnings", "access", "read_at", "modified", "link"]
 UNREACHABLE = "không truy cập được"
+UNREADABLE = "tệp không mở được"
+
+
+def _access(extraction: Extraction | None) -> str:
+    """How the unit's workbook was reached this run ("" when it was read normally)."""
+    if extraction is None:
+        return ""
+    if extraction.unreadable:
+        return UNREADABLE
+    return UNREACHABLE if extraction.unreachable else ""
 
 
 @dataclass
@@ -44,7 +55,9 @@ class Consolidated:
 def choose_workbooks(
     extractions: list[Extraction], config: Config
 ) -> tuple[dict[str, Extraction], list[Finding]]:
-    """One workbook per unit. Two claiming one unit: the latest edited is used, both reported."""
+    """One workbook per unit. Several claiming one unit: the one whose file name starts with the
+    unit's code wins (a file named for another unit, or for none, never replaces it); among
+    those (or if none is so named), the latest edited. Every other claim is an error."""
     by_unit: dict[str, list[Extraction]] = {}
     for extraction in extractions:
         if extraction.unit_code:
@@ -53,13 +66,17 @@ def choose_workbooks(
     findings: list[Finding] = []
     units = config.units.by_code()
     for code, claims in by_unit.items():
-        claims.sort(key=lambda e: (e.modified is not None, e.modified, e.source), reverse=True)
+        claims.sort(key=lambda e: (not e.unreadable, e.name_hint == code,
+                                   e.modified is not None, e.modified, e.source), reverse=True)
         chosen[code] = claims[0]
         for other in claims[1:]:
+            if other.unreadable:  # it claims nothing: its own finding says what is wrong
+                continue
             findings.append(Finding(
                 "duplicate-unit", {"count": len(claims), "code": code,
                                    "names": [e.source for e in claims],
-                                   "chosen": claims[0].source, "other": other.source},
+                                   "chosen": claims[0].source, "other": other.source,
+                                   "by_name": claims[0].name_hint == code != other.name_hint},
                 unit_code=code, unit_name=units[code].full_name, source=other.source,
                 key=f"duplicate:{other.source}"))
     return chosen, findings
@@ -86,7 +103,7 @@ def unit_status(index: ValueIndex, chosen: dict[str, Extraction], config: Config
         "modified": [chosen[c].modified.isoformat(timespec="seconds")
                      if c in chosen and chosen[c].modified else "" for c in codes],
         "link": [(chosen[c].link or "") if c in chosen else "" for c in codes],
-        "access": [UNREACHABLE if c in chosen and chosen[c].unreachable else "" for c in codes],
+        "access": [_access(chosen.get(c)) for c in codes],
         "read_at": [chosen[c].read_at.isoformat(timespec="seconds")
                     if c in chosen and chosen[c].read_at else "" for c in codes],
     })
@@ -152,9 +169,36 @@ def check(extractions: list[Extraction], config: Config, layout: Layout, as_of: 
     active = [e for code, e in chosen.items() if code not in inactive]
     values = _concat([e.values for e in active], VALUE_COLUMNS)
     lists = _concat([e.lists for e in active], LIST_COLUMNS)
-    index = sorted_index(values, layout)
+    index, implausible = drop_implausible(sorted_index(values, layout), config)
+    findings += implausible
     findings += check_values(index, lists, config, as_of, rules)
     return Checked(index, lists, findings, chosen)
+
+
+def drop_implausible(index: ValueIndex, config: Config) -> tuple[ValueIndex, list[Finding]]:
+    """Numbers beyond the plausible bound of their type (or not finite) become errors, not
+    values: the rest of the checks never see them."""
+    if index.values.empty:
+        return index, []
+    bounds = config.quality.bounds
+    layout = index.layout
+    limit = np.array([getattr(bounds, c.type, np.inf) if c.type in NUMERIC_TYPES else np.inf
+                      for c in layout.inputs] + [np.inf])
+    numbers = index.numbers
+    bad = np.abs(np.nan_to_num(numbers, nan=0.0)) > limit[index.pos]
+    if not bad.any():
+        return index, []
+    names = {u.code: u.full_name for u in config.units.units}
+    rows = index.values[bad]
+    findings = [Finding("implausible-number", {
+        "typed": str(row.value), "limit": getattr(bounds, layout.inputs[row.pos].type)},
+        unit_code=row.unit_code, unit_name=names.get(row.unit_code, ""), sheet=row.sheet,
+        cell=row.cell, indicator=row.indicator, breakdown=row.breakdown,
+        year=None if pd.isna(row.year) else int(row.year), value=str(row.value),
+        key=f"{row.indicator}|{row.breakdown}|{'' if pd.isna(row.year) else int(row.year)}")
+        for row in rows.itertuples()]
+    kept = index.values[~bad].reset_index(drop=True)
+    return ValueIndex(kept, layout), findings
 
 
 def sorted_index(values: pd.DataFrame, layout: Layout) -> ValueIndex:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flows.core.findings import Reason
+from flows.core.findings import Finding, Reason
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,6 @@ class RawWorkbook:
     unit_hint: str | None = None  # the unit a registry says this workbook belongs to
     unreachable: Reason | None = None  # the live workbook failed; the grids are a snapshot
     read_at: datetime | None = None  # when these grids were read
+    problems: list[Finding] = field(default_factory=list)  # found while reading (a far cell)
+    refused: Finding | None = None  # not a workbook at all (a PDF): this finding, nothing else
+    name_hint: str | None = None  # the unit its file name starts with (P01-….xlsx), if any

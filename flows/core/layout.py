@@ -21,27 +21,16 @@ from functools import cached_property
 from flows.config.form import Block, Form, Item, Tab
 from flows.config.loader import Config
 from flows.config.units import Unit
+from flows.core.a1 import a1
 
 KEY_COLUMN = 1  # column A
+LABEL_COLUMN = 3  # column C: the indicator's (or the category's) visible label
 FIRST_INPUT_COLUMN = 5  # column E
 MARKER_PREFIX = "#giamsat|"
 HEADING_KEY = "#h"
 COLUMNS_KEY = "#cols"
 ITEM_KEY = "#i"  # an indicator's own label row above its breakdown rows
 INSTRUCTIONS_TAB = "HD"
-
-
-def column_letter(col: int) -> str:
-    """1 → A, 27 → AA."""
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def a1(row: int, col: int) -> str:
-    return f"{column_letter(col)}{row}"
 
 
 def make_key(indicator: str, breakdown: str = "", year: int | None = None) -> str:
@@ -153,6 +142,43 @@ class Layout:
     def cell_map(self) -> list[dict]:
         return [cell.as_map_entry() for cell in self.inputs]
 
+    @cached_property
+    def labels(self) -> dict[str, dict[str, str]]:
+        """tab → row key → the row's visible label (column C), as the template writes it."""
+        found: dict[str, dict[str, str]] = {}
+        for sheet in self.sheets:
+            grid = {(c.row, c.col): c.value for c in sheet.cells}
+            keys = {c.row: c.value for c in sheet.cells
+                    if c.col == KEY_COLUMN and isinstance(c.value, str)}
+            found[sheet.tab] = {key: str(grid[(row, LABEL_COLUMN)]) for row, key in keys.items()
+                                if not key.startswith("#") and "#" not in key
+                                and grid.get((row, LABEL_COLUMN)) not in (None, "")}
+        return found
+
+    @cached_property
+    def headers(self) -> dict[str, list[dict[str, tuple[str, ...]]]]:
+        """tab → per table (in order): column key → the visible header texts above it (the
+        two header rows over the hidden ``#cols`` row, top first; "" where blank)."""
+        found: dict[str, list[dict[str, tuple[str, ...]]]] = {}
+        for sheet in self.sheets:
+            grid = {(c.row, c.col): c.value for c in sheet.cells}
+            tables = []
+            for c in sheet.cells:
+                if c.col == KEY_COLUMN and c.value == COLUMNS_KEY:
+                    keys = {cell.col: cell.value for cell in sheet.cells
+                            if cell.row == c.row and cell.col != KEY_COLUMN}
+                    tables.append({key: header_texts(grid, c.row, col)
+                                   for col, key in keys.items()})
+            found[sheet.tab] = tables
+        return found
+
+
+def header_texts(grid: dict[tuple[int, int], object], cols_row: int, col: int
+                 ) -> tuple[str, ...]:
+    """The texts of the two rows above a ``#cols`` row in one column (1-based positions)."""
+    return tuple("" if grid.get((cols_row - k, col)) in (None, "") else str(
+        grid.get((cols_row - k, col))) for k in (2, 1))
+
 
 def marker(form: Form, tab_id: str) -> str:
     return f"{MARKER_PREFIX}{form.id}|{tab_id}|v{form.version}"
@@ -160,10 +186,19 @@ def marker(form: Form, tab_id: str) -> str:
 
 def parse_marker(value: object) -> tuple[str, str] | None:
     """``#giamsat|form|tab|v1`` → (form id, tab id); anything else → None."""
+    found = parse_marker_version(value)
+    return found[:2] if found else None
+
+
+def parse_marker_version(value: object) -> tuple[str, str, int | None] | None:
+    """``#giamsat|form|tab|v1`` → (form id, tab id, version); anything else → None."""
     if not isinstance(value, str) or not value.startswith(MARKER_PREFIX):
         return None
     parts = value.split("|")
-    return (parts[1], parts[2]) if len(parts) >= 3 else None
+    if len(parts) < 3:
+        return None
+    version = parts[3][1:] if len(parts) > 3 and parts[3].startswith("v") else ""
+    return parts[1], parts[2], int(version) if version.isdigit() else None
 
 
 # --------------------------------------------------------------------------- building

@@ -28,51 +28,74 @@ def _file_name(code: str, name: str) -> str:
     return f"{code}-{strip_accents(name).lower().replace(' ', '-')}.xlsx"
 
 
-def plant_problems(config: Config, answers: dict[str, dict[str, object]]) -> list[Plant]:
-    """Change the clean answers so the demo shows what commune staff really do."""
-    units = [u.code for u in config.units.active()]
-    plants: list[Plant] = []
+def _not_started(answers: dict, config: Config) -> str:
+    """Only the prefilled name and code."""
+    kept = {make_key("TT.1"), make_key("TT.2")}
+    for key in [k for k in answers if k not in kept]:
+        del answers[key]
+    return "chưa bắt đầu nhập"
+
+
+def _late(answers: dict, config: Config) -> str:
+    answers[make_key("TT.7")] = date.fromordinal(config.plan.deadline.toordinal() + 3)
+    return "hoàn thành trễ hạn"
+
+
+def _in_progress(answers: dict, config: Config) -> str:
+    answers[make_key("TT.6")] = "Đang nhập"
+    answers.pop(make_key("TT.7"), None)
+    for key in [k for k in answers if k.startswith(("C7.", "C8.", "D3|", "D4|"))]:
+        del answers[key]
+    return "đang nhập, còn bỏ trống nhiều ô bắt buộc"
+
+
+def _text_in_numbers(answers: dict, config: Config) -> str:
+    answers[make_key("B1.2", "", 2022)] = "120 lượt"
+    answers[make_key("B5.1", "", 2021)] = "mười"
+    return "chữ trong ô số (“120 lượt”, “mười”)"
+
+
+def _separator_and_text_date(answers: dict, config: Config) -> str:
     start = config.plan.self_inspection.start
+    answers[make_key("B1.5", "", 2021)] = "1.234"
+    answers[make_key("TT.7")] = f"{start.day + 10:02d}/{start.month:02d}/{start.year}"
+    return "“1.234” trong ô số, ngày hoàn thành gõ dạng chữ"
 
-    def unit(i: int) -> str:
-        return units[i % len(units)]
 
-    # The last unit has not started: only the prefilled name and code.
-    code = unit(-1)
-    answers[code] = {k: v for k, v in answers[code].items()
-                     if k in (make_key("TT.1"), make_key("TT.2"))}
-    plants.append(Plant(code, "chưa bắt đầu nhập"))
-    # One unit completed after the deadline.
-    code = unit(4)
-    answers[code][make_key("TT.7")] = date.fromordinal(config.plan.deadline.toordinal() + 3)
-    plants.append(Plant(code, "hoàn thành trễ hạn"))
-    # One unit still typing: blank required cells.
-    code = unit(-2)
-    answers[code][make_key("TT.6")] = "Đang nhập"
-    answers[code].pop(make_key("TT.7"), None)
-    for key in [k for k in answers[code] if k.startswith(("C7.", "C8.", "D3|", "D4|"))]:
-        del answers[code][key]
-    plants.append(Plant(code, "đang nhập, còn bỏ trống nhiều ô bắt buộc"))
-    # Text in number cells.
-    code = unit(3)
-    answers[code][make_key("B1.2", "", 2022)] = "120 lượt"
-    answers[code][make_key("B5.1", "", 2021)] = "mười"
-    plants.append(Plant(code, "chữ trong ô số (“120 lượt”, “mười”)"))
-    # Vietnamese thousands separator, and a date typed as text.
-    code = unit(2)
-    answers[code][make_key("B1.5", "", 2021)] = "1.234"
-    answers[code][make_key("TT.7")] = f"{start.day + 10:02d}/{start.month:02d}/{start.year}"
-    plants.append(Plant(code, "“1.234” trong ô số, ngày hoàn thành gõ dạng chữ"))
-    # Numbers that cannot all be right: boys + girls ≠ total; more complaints resolved than
-    # received.
-    code = unit(5)
+def _boys_and_girls(answers: dict, config: Config) -> str:
     key = make_key("C2", "nam", 2022)
-    answers[code][key] = int(answers[code][key]) + 3
-    plants.append(Plant(code, "số trẻ nam + nữ khác tổng số (C2, năm 2022)"))
-    code = unit(6)
-    received = int(answers[code][make_key("B5.3", "", 2022)])
-    answers[code][make_key("B5.4", "", 2022)] = received + 2
-    plants.append(Plant(code, "số đơn thư đã giải quyết lớn hơn số đã tiếp nhận (năm 2022)"))
+    answers[key] = int(answers[key]) + 3
+    return "số trẻ nam + nữ khác tổng số (C2, năm 2022)"
+
+
+def _resolved_over_received(answers: dict, config: Config) -> str:
+    received = int(answers[make_key("B5.3", "", 2022)])
+    answers[make_key("B5.4", "", 2022)] = received + 2
+    return "số đơn thư đã giải quyết lớn hơn số đã tiếp nhận (năm 2022)"
+
+
+# (where in the unit list, what happens): one unit each; with fewer units, fewer plants.
+PLANTS = [(-1, _not_started), (4, _late), (-2, _in_progress), (3, _text_in_numbers),
+          (2, _separator_and_text_date), (5, _boys_and_girls), (6, _resolved_over_received)]
+
+
+def plant_problems(config: Config, answers: dict[str, dict[str, object]]) -> list[Plant]:
+    """Change the clean answers so the demo shows what commune staff really do: each planted
+    problem in its own unit (a form without the indicator it needs skips it)."""
+    units = [u.code for u in config.units.active()]
+    used: set[str] = set()
+    plants: list[Plant] = []
+    for position, plant in PLANTS:
+        code = units[position % len(units)] if units else None
+        if code in used:
+            code = next((u for u in units if u not in used), None)
+        if code is None:
+            break
+        try:
+            plants.append(Plant(code, plant(answers[code], config)))
+        except (KeyError, ValueError, TypeError):  # the form has no such indicator
+            continue
+        used.add(code)
     return plants
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from flows.config import Config, Plan
 from flows.config.reminders import ReminderSettings
+from flows.core.consolidate import UNREADABLE
 from flows.core.findings import ERROR
 from flows.core.vnformat import long_date, percent, short_date
 
@@ -94,6 +95,11 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
     state = []
     if not bool(row.get("found", True)):
         state.append("Chưa nhận được bảng tính của đơn vị (chưa có số liệu).")
+    elif row.get("access") == UNREADABLE:
+        unreadable = findings.loc[findings["rule"] == "unreadable-file", "message"]
+        why = f" {unreadable.iloc[0]}" if len(unreadable) else ""
+        state.append(f"Hệ thống không mở được bảng tính của đơn vị nên chưa đọc được số liệu."
+                     f"{why} Xin kiểm tra tệp và gửi lại.")
     else:
         state.append(f"Đã nhập {percent(float(row.get('completeness') or 0))} số ô bắt buộc "
                      f"({row.get('required_filled', 0)}/{row.get('required_total', 0)} ô); "

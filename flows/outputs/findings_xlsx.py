@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from openpyxl.utils import get_column_letter
 
 from flows.core.findings import ERROR, INFO, SEVERITY_RANK, WARNING
 from flows.outputs.atomic import write_atomically
+from flows.outputs.safe import literal
+from flows.outputs.xlsx_package import save_valid
 
 HEADERS = {  # column → (Vietnamese header, width)
     "severity": ("Mức độ", 10), "sheet": ("Trang", 22), "cell": ("Ô", 7),
@@ -20,6 +23,7 @@ HEADERS = {  # column → (Vietnamese header, width)
     "expected": ("Giá trị hợp lý", 16), "rule": ("Mã kiểm tra", 22), "source": ("Tệp", 22),
     "finding_id": ("Mã phát hiện", 13), "rule_name": ("Loại kiểm tra", 28),
 }
+LINE_POINTS = 15  # the height of one line of 11 pt text
 SEVERITY_FILL = {ERROR: "F8CBAD", WARNING: "FFE699", INFO: "DDEBF7"}
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
@@ -43,16 +47,50 @@ def _write_table(ws, frame: pd.DataFrame, columns: list[str], labels: dict[str, 
         cell = ws.cell(row=start_row, column=j, value=header)
         cell.font, cell.fill = _BOLD, _HEADER_FILL
         ws.column_dimensions[get_column_letter(j)].width = width
+    widths = [HEADERS.get(column, (column, 14))[1] for column in columns]
     for i, row in enumerate(frame[columns].itertuples(index=False), start=start_row + 1):
+        lines = 1
         for j, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
             shown = labels.get(value, value) if column == "severity" else value
-            cell = ws.cell(row=i, column=j, value=None if pd.isna(shown) else shown)
+            cell = ws.cell(row=i, column=j)
+            literal(cell, None if pd.isna(shown) else shown)
             cell.alignment = _WRAP
+            lines = max(lines, _lines(cell.value, widths[j - 1]))
+        ws.row_dimensions[i].height = LINE_POINTS * lines  # wrapped text never hides a row
         fill = SEVERITY_FILL.get(getattr(row, "severity", ""), None)
         if fill:
             ws.cell(row=i, column=1).fill = PatternFill("solid", fgColor=fill)
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
     ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(columns))}{start_row + len(frame)}"
+    _print_setup(ws, header_rows=f"{start_row}:{start_row}")
+
+
+def _lines(value: object, width: float) -> int:
+    """How many lines a wrapped cell takes at this column width (about one char per unit)."""
+    if value is None:
+        return 1
+    text = str(value)
+    per_line = max(int(width * 1.1), 1)
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+
+
+def _print_setup(ws, header_rows: str | None = None) -> None:
+    """Landscape A4, every column on one page width, the header row on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.print_options.gridLines = True
+    if header_rows:
+        ws.print_title_rows = header_rows
+
+
+def _append(ws, values: list) -> None:
+    """A row whose text cells stay text."""
+    row = ws.max_row + 1 if ws.max_row > 1 or ws["A1"].value is not None else 1
+    for j, value in enumerate(values, start=1):
+        literal(ws.cell(row=row, column=j), value)
 
 
 def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str, str]) -> None:
@@ -67,8 +105,8 @@ def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str,
         ["_e", "_w", "unit_code"], ascending=[False, False, True])
     for row in order.itertuples():
         per = counts.loc[row.unit_code] if row.unit_code in counts.index else {}
-        ws.append([row.unit_code, row.unit_name, row.timeliness, row.completeness,
-                   int(per.get(ERROR, 0)), int(per.get(WARNING, 0)), int(per.get(INFO, 0))])
+        _append(ws, [row.unit_code, row.unit_name, row.timeliness, row.completeness,
+                     int(per.get(ERROR, 0)), int(per.get(WARNING, 0)), int(per.get(INFO, 0))])
     general = findings[findings["unit_code"].fillna("") == ""]
     if len(general):
         ws.append(["—", "Tệp không xác định được đơn vị", "", "",
@@ -84,10 +122,11 @@ def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str,
                .agg(n=("finding_id", "size"), units=("unit_code", "nunique")).reset_index())
     by_rule["_rank"] = by_rule["severity"].map(SEVERITY_RANK)
     for row in by_rule.sort_values(["_rank", "n"], ascending=[True, False]).itertuples():
-        ws.append([row.rule_name, labels.get(row.severity, row.severity), int(row.n),
-                   int(row.units), row.rule])
+        _append(ws, [row.rule_name, labels.get(row.severity, row.severity), int(row.n),
+                     int(row.units), row.rule])
     for column, width in zip("ABCDEFG", (30, 26, 24, 12, 22, 10, 10), strict=True):
         ws.column_dimensions[column].width = width
+    _print_setup(ws)
 
 
 def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame,
@@ -113,4 +152,6 @@ def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame
         ws = wb.create_sheet(_sheet_title("Tệp", "chưa rõ đơn vị", used))
         _write_table(ws, general, ["severity", "source", "sheet", "cell", "message",
                                    "instruction", "rule_name", "rule", "finding_id"], labels)
-    return write_atomically(path, wb.save)
+    wb.properties.title = "Kết quả kiểm tra số liệu"
+    wb.properties.creator = "giamsat"
+    return write_atomically(path, lambda tmp: save_valid(wb, tmp))

@@ -55,6 +55,35 @@ def run_lock(root: Path, timeout_s: float = 3600, poll_s: float = 0.5) -> Iterat
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def output_problem(out: Path, source: Path | None = None) -> str | None:
+    """Why `out` cannot take a run's outputs, in one Vietnamese sentence (None: it can).
+
+    Checked before anything is read: a path that is a file, a folder that cannot be written,
+    and an output folder inside the source folder (our own findings.xlsx would be read back as
+    a commune's workbook the next night).
+    """
+    out = Path(out)
+    if source is not None:
+        src = Path(source).resolve()
+        where = out.resolve()
+        if where == src or src in where.parents:
+            return (f"Thư mục kết quả {out} nằm trong thư mục nguồn {source}: kết quả sẽ bị đọc "
+                    "lại như bảng tính của xã. Chọn thư mục kết quả ở ngoài thư mục nguồn.")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if out.exists() and not out.is_dir():
+        return f"{out} là một tệp, không phải thư mục; chọn thư mục khác cho --out."
+    if existing is not None and not existing.is_dir():
+        return f"{existing} là một tệp, không phải thư mục; chọn thư mục khác cho --out."
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        return (f"Không có quyền ghi vào {existing}; chọn thư mục khác cho --out hoặc nhờ quản "
+                "trị cấp quyền ghi.")
+    return None
+
+
+class OutputRefused(Exception):
+    """The output folder cannot take this run (see `output_problem`)."""
+
+
 def new_run_dir(root: Path, started: datetime, run_id: str) -> Path:
     """`root/runs/2023-04-05T010000-1a2b3c4d/` — sortable by time, unique by run id."""
     folder = root / "runs" / f"{started:%Y-%m-%dT%H%M%S}-{run_id[:8]}"

@@ -8,12 +8,36 @@ from typing import Any
 
 import pandas as pd
 
-from flows.outputs.atomic import write_atomically, write_text
+from flows.outputs.atomic import write_text
+from flows.outputs.safe import _BIDI, _XML_ILLEGAL, MARK, csv_field
+
+_QUOTE = r'[,"\n\r]|^[=+\-@\t]'
+
+
+def _column(series: pd.Series) -> pd.Series:
+    """One column as CSV fields: blank for missing, text made safe and quoted when needed."""
+    text = series.astype(object).where(series.notna(), "").astype(str)
+    text = text.str.replace(_XML_ILLEGAL, MARK, regex=True).str.replace(_BIDI, MARK, regex=True)
+    needs = text.str.contains(_QUOTE, regex=True)
+    if needs.any():
+        text = text.where(~needs, '"' + text.str.replace('"', '""', regex=False) + '"')
+    return text
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The frame as CSV: a field a spreadsheet would run as a formula (=, +, -, @, tab) is
+    always quoted, like fields with commas, quotes or line breaks; pandas reads it back as is."""
+    header = ",".join(csv_field(c) for c in frame.columns) + "\n"
+    if frame.empty:
+        return header
+    columns = [_column(frame[c]) for c in frame.columns]
+    lines = columns[0].str.cat(columns[1:], sep=",") if len(columns) > 1 else columns[0]
+    return header + "\n".join(lines) + "\n"
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     """UTF-8 CSV (no BOM), comma-separated, blank for missing: the contract other tools read."""
-    return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
+    return write_text(path, csv_text(frame))
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -1,24 +1,24 @@
-"""Local .xlsx workbooks: write the commune template, read filled workbooks from a folder.
+"""The commune template as an .xlsx workbook (openpyxl), and reading one file back.
 
-The embedded default source: no Google account, no network. Also for communes without Google.
+Reading a folder of workbooks is `flows.sources.folder`.
 """
 
 from __future__ import annotations
 
-import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.protection import SheetProtection
 
-from flows.core.findings import Finding, Reason
-from flows.core.inputs import Formula, RawSheet, RawWorkbook
-from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout, column_letter
+from flows.config.limits import Limits as LimitSettings
+from flows.core.a1 import column_letter
+from flows.core.inputs import RawWorkbook
+from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout
 from flows.outputs.atomic import write_atomically
+from flows.outputs.safe import literal
+from flows.sources.folder import read_file, reading_limits
 
 INPUT_FILL = "FFF2CC"
 NUMBER_FORMATS = {
@@ -108,7 +108,7 @@ def _render_sheet(ws, sheet: SheetLayout, values: dict[str, object]) -> None:
         target = ws.cell(row=cell.row, column=cell.col)
         value = values.get(cell.input.key, cell.value) if cell.input else cell.value
         if value is not None:
-            target.value = value
+            literal(target, value)  # a typed "=IMPORTXML(…)" stays text, as Excel keeps it
         _style_cell(target, cell)
         if cell.span > 1 or cell.height_span > 1:
             end_row = cell.row + cell.height_span - 1
@@ -177,81 +177,8 @@ def save_atomically(wb: Workbook, path: Path) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-def _grid(ws) -> tuple[list[list[object]], list[tuple[int, int]]]:
-    """All cell values of a sheet as a 0-based grid, plus where the formulas are."""
-    rows: list[list[object]] = []
-    formulas: list[tuple[int, int]] = []
-    for r, row in enumerate(ws.iter_rows()):
-        values = []
-        for c, cell in enumerate(row):
-            value = getattr(cell, "value", None)
-            if getattr(cell, "data_type", None) == "f":
-                formulas.append((r, c))
-            values.append(value)
-        while values and values[-1] is None:
-            values.pop()
-        rows.append(values)
-    while rows and not rows[-1]:
-        rows.pop()
-    return rows, formulas
-
-
 def read_workbook(path: Path) -> RawWorkbook:
-    """Read every sheet of one .xlsx file; a file that cannot be opened comes back with `error`."""
-    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-    raw = RawWorkbook(source=path.name, modified=modified)
-    try:
-        wb = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raw.error = Reason("cannot-open", {"kind": type(exc).__name__})
-        return raw
-    try:
-        found = [(ws.title, *_grid(ws)) for ws in wb.worksheets]
-    finally:
-        wb.close()
-    if any(formulas for _, _, formulas in found):
-        cached = load_workbook(path, read_only=True, data_only=True)
-        try:
-            for title, rows, formulas in found:
-                if not formulas:
-                    continue
-                ws = cached[title]
-                values = {(r, c): None for r, c in formulas}
-                for r, row in enumerate(ws.iter_rows()):
-                    for c, cell in enumerate(row):
-                        if (r, c) in values:
-                            values[(r, c)] = cell.value
-                for r, c in formulas:
-                    rows[r][c] = Formula(text=str(rows[r][c]), cached=values[(r, c)])
-        finally:
-            cached.close()
-    raw.sheets = [RawSheet(title, rows) for title, rows, _ in found]
-    return raw
-
-
-class XlsxFolderSource:
-    """Every .xlsx workbook in one folder (temporary Office lock files `~$…` are ignored)."""
-
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.label = str(self.folder)
-
-    def paths(self) -> list[Path]:
-        return sorted(
-            p for p in self.folder.glob("*.xlsx") if not p.name.startswith(("~$", "."))
-        )
-
-    def refs(self) -> list[str]:
-        return [str(path) for path in self.paths()]
-
-    def read(self, ref: str) -> RawWorkbook:
-        return read_workbook(Path(ref))
-
-    def finish(self, result, as_of) -> list[str]:
-        return []  # local files are not written back: staff read findings.xlsx
-
-    def findings(self) -> list[Finding]:
-        return []
-
-    def read_all(self) -> list[RawWorkbook]:
-        return [read_workbook(path) for path in self.paths()]
+    """Read one spreadsheet file in this process (.xlsx, .xlsm, .ods, .xls), within the default
+    limits; a file that cannot be read comes back with `error`. A run reads its folder through
+    `FolderSource`, which isolates every read."""
+    return read_file(Path(path), reading_limits(LimitSettings()))

@@ -46,11 +46,12 @@ from sqlalchemy import (
     event,
     false,
     func,
+    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from flows.config import ConfigError
@@ -223,6 +224,49 @@ def make_engine(url: str) -> Engine:
 # --------------------------------------------------------------------------- history
 
 
+class HistoryUnusable(Exception):
+    """The history cannot be used as it is: `reason` is ``damaged`` (not a database, or a
+    broken one), ``foreign`` (another program's database), ``locked`` (another run held it
+    past the wait), ``read-only`` or ``cannot-open``; `detail` is the database's own words."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def as_unusable(exc: DBAPIError) -> HistoryUnusable:
+    """What a database error means for the history, in one of `HistoryUnusable`'s reasons."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    for words, reason in (("not a database", "damaged"), ("malformed", "damaged"),
+                          ("locked", "locked"), ("busy", "locked"), ("readonly", "read-only"),
+                          ("read-only", "read-only"), ("unable to open", "cannot-open")):
+        if words in text:
+            return HistoryUnusable(reason, text[:200])
+    return HistoryUnusable("damaged" if isinstance(exc, DatabaseError) else "cannot-open",
+                           text[:200])
+
+
+def _refuse_foreign(conn: Connection) -> None:
+    """A database that holds tables but none of ours belongs to another program."""
+    names = set(inspect(conn).get_table_names())
+    if names and not names & set(metadata.tables):
+        raise HistoryUnusable("foreign", ", ".join(sorted(names)[:5]))
+
+
+def set_aside(path: Path, now: datetime | None = None) -> Path:
+    """Rename a damaged or foreign history file (and its WAL files) out of the way; nothing is
+    deleted. Returns the new name."""
+    stamp = f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%S}"
+    aside = path.with_name(f"{path.name}.hong-{stamp}")
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            os.replace(extra, aside.with_name(aside.name + suffix))
+    return aside
+
+
 class History:
     """The audit history of one deployment (see the module docstring)."""
 
@@ -248,9 +292,21 @@ class History:
         # two processes starting together don't race on CREATE TABLE.
         with self._schema_lock:
             if not self._schema_ready:
-                with self._write() as conn:
-                    metadata.create_all(conn)
+                try:
+                    with self._write() as conn:
+                        _refuse_foreign(conn)
+                        metadata.create_all(conn)
+                except DBAPIError as exc:
+                    raise as_unusable(exc) from None
                 self._schema_ready = True
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when the history is one."""
+        database = make_url(self.url).database
+        backend = make_url(self.url).get_backend_name()
+        return Path(database) if backend == "sqlite" and database and database != ":memory:" \
+            else None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -28,6 +28,7 @@ from flows.outputs.report.model import (
     Column,
     Table,
 )
+from flows.outputs.xlsx_package import save_valid
 
 DATA_SHEET = "Dữ liệu"
 FIRST_VALUE_COLUMN = 3  # C: after "STT" and the label
@@ -205,4 +206,6 @@ def write_appendix_xlsx(path: Path, appendices: list[Appendix], fig: Figures) ->
     for appendix in appendices:
         writer.appendix(appendix)
     wb.move_sheet(DATA_SHEET, offset=len(wb.sheetnames) - 1)  # the data sheet goes last
-    return write_atomically(path, lambda tmp: wb.save(tmp))
+    wb.properties.title = "Phụ lục báo cáo tổng hợp"
+    wb.properties.creator = "giamsat"
+    return write_atomically(path, lambda tmp: save_valid(wb, tmp))

@@ -22,13 +22,14 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from flows.core.vnformat import auto, percent  # noqa: E402
 from flows.outputs.atomic import write_atomically  # noqa: E402
+from flows.outputs.names import CHARTS  # noqa: E402
 from flows.outputs.report.wording import Wording  # noqa: E402
 
 FONT = "DejaVu Sans"
 DPI = 150
 WIDTH_IN = 6.3  # 160 mm: the text width of an A4 portrait page with Decree 30 margins
 MAX_BARS = 40
-CHART_FILES = {"completeness": "bieu-do-hoan-thanh.png", "trends": "bieu-do-xu-huong.png"}
+CHART_FILES = CHARTS
 
 
 def font_path() -> Path:

@@ -8,6 +8,7 @@ number varies) and the length of the rules under the issuer, the motto and the t
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docx.oxml import OxmlElement
@@ -32,6 +33,7 @@ from flows.outputs.report.template_builder import (
     insert_ordered,
     rule_indent_mm,
 )
+from flows.outputs.safe import xml_safe
 
 TEMPLATE_FILE = "bao-cao.docx"
 NUMBER_COLUMN_MM = 11.0
@@ -177,7 +179,7 @@ def _container_mm(p, in_appendix: bool) -> float:
 
 
 def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: Path,
-                path: Path, number_header: str) -> Path:
+                path: Path, number_header: str, now: datetime | None = None) -> Path:
     """Fill the template with the report content and write `path` atomically."""
     tpl = _Template(str(template))
     charts = {key: _chart(tpl, chart) for key, chart in chart_paths.items()}
@@ -192,4 +194,17 @@ def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: 
         for tbl, table in zip(grid_tables, tables, strict=True):
             fit_table(tbl, table)
     fit_rules(body, names)
+    _properties(tpl.docx.core_properties, content, now or datetime.now(UTC))
     return write_atomically(path, lambda tmp: tpl.save(str(tmp)))
+
+
+def _properties(core, content: ReportContent, now: datetime) -> None:
+    """The document's own title, author and dates are this report's, not the template's."""
+    header = content.header
+    core.title = xml_safe(f"{header.kind.capitalize()} {header.title}")
+    core.subject = xml_safe(header.title)
+    core.author = core.last_modified_by = xml_safe(" ".join(header.issuer_lines).strip())
+    core.comments = ""
+    core.keywords = ""
+    core.created = core.modified = now.replace(microsecond=0, tzinfo=None)
+    core.revision = 1

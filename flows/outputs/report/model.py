@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flows.outputs.safe import cleaned_deep
+
 # Paragraph kinds of the body: headings of three levels, running text, a chart and its caption.
 H2, H3, TEXT, CHART, CAPTION = "h2", "h3", "p", "chart", "caption"
 # Row kinds of a table.
@@ -136,11 +138,12 @@ def _table_context(table: Table, number_header: str) -> dict:
 
 
 def template_context(content: ReportContent, charts: dict, number_header: str) -> dict:
-    """What the Word and HTML templates see: plain dicts and lists, cells as text."""
-    return {
+    """What the Word and HTML templates see: plain dicts and lists, cells as text; no string
+    holds a character the .docx XML cannot (communes' text is quoted in the report)."""
+    return cleaned_deep({
         "header": content.header, "intro": content.intro, "closing": content.closing,
         "sections": content.sections, "charts": charts,
         "appendices": [{"number": a.number, "title": a.title, "attached": a.attached,
                         "tables": [_table_context(t, number_header) for t in a.tables]}
                        for a in content.appendices],
-    }
+    })

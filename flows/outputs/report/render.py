@@ -13,6 +13,8 @@ from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import Layout
 from flows.core.vnformat import percent, short_date
+from flows.outputs.names import APPENDIX_XLSX as XLSX
+from flows.outputs.names import DOCX, HTML, PDF
 from flows.outputs.report.appendix_xlsx import write_appendix_xlsx
 from flows.outputs.report.charts import render_charts
 from flows.outputs.report.content import build_content
@@ -22,8 +24,6 @@ from flows.outputs.report.html import HTML_TEMPLATE, render_html
 from flows.outputs.report.pdf import convert_to_pdf
 from flows.outputs.report.template_builder import build_template
 from flows.outputs.report.wording import config_wording
-
-DOCX, HTML, XLSX, PDF = "bao-cao.docx", "report.html", "phu-luc.xlsx", "bao-cao.pdf"
 
 
 @dataclass(frozen=True)

@@ -198,15 +198,20 @@ def _cell_margins(table, mm: float) -> None:
     insert_ordered(table._tbl.tblPr, margins, TBLPR_ORDER)
 
 
+def _drop_styles_with_effects(document) -> None:
+    """python-docx's default package carries Word 2010's stylesWithEffects.xml, a copy of the
+    styles that ours no longer match; Word would read the mismatch as damaged content."""
+    for rid, rel in list(document.part.rels.items()):
+        if rel.reltype.endswith("/stylesWithEffects"):
+            document.part.drop_rel(rid)
+
+
 def _fixed_table(container, rows: int, widths_mm: tuple[float, ...], style: str | None = None):
     table = container.add_table(rows=rows, cols=len(widths_mm))
     if style:
         table.style = style
-    table.autofit = False
+    table.autofit = False  # writes <w:tblLayout w:type="fixed"/>: a second one breaks the schema
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    insert_ordered(table._tbl.tblPr, layout, TBLPR_ORDER)
     for column, width in zip(table.columns, widths_mm, strict=True):
         column.width = Mm(width)
         for cell in column.cells:
@@ -464,6 +469,7 @@ def build_template(path: Path) -> Path:
     _body(document)
     _signature(document)
     _appendices(document)
+    _drop_styles_with_effects(document)
     core = document.core_properties
     core.title = "Mẫu báo cáo tổng hợp (Nghị định 30/2020/NĐ-CP)"
     core.author = core.last_modified_by = "giamsat"

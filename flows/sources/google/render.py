@@ -11,7 +11,8 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout, a1
+from flows.core.a1 import a1
+from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout
 
 RESULTS_TAB = "#results"
 RESULTS_TITLE = "Kết quả kiểm tra"

@@ -1,0 +1,11 @@
+"""The names of the files a run writes (a contract: see the README's "Outputs")."""
+
+VALUES, LISTS, FINDINGS, STATUS, REPORTING = (
+    "values.csv", "lists.csv", "findings.csv", "status.csv", "reporting.csv")
+FINDINGS_XLSX, RUN_JSON = "findings.xlsx", "run.json"
+DOCX, HTML, APPENDIX_XLSX, PDF = "bao-cao.docx", "report.html", "phu-luc.xlsx", "bao-cao.pdf"
+CHARTS = {"completeness": "bieu-do-hoan-thanh.png", "trends": "bieu-do-xu-huong.png"}
+STATE = "state"
+
+ALL = frozenset({VALUES, LISTS, FINDINGS, STATUS, REPORTING, FINDINGS_XLSX, RUN_JSON, DOCX, HTML,
+                 APPENDIX_XLSX, PDF, *CHARTS.values()})
