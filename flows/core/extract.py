@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 
@@ -97,12 +98,17 @@ def _cell(rows: list[list[object]], r: int, c: int) -> str:
     return show(rows[r][c])
 
 
-def _same_text(found: object, wanted: str) -> bool:
-    """Labels compare in NFC, ignoring case and runs of spaces (a retyped label still matches)."""
-    def norm(text: object) -> str:
-        return " ".join(nfc(show(text) if text is not None else "").casefold().split())
+@lru_cache(maxsize=8192)
+def _norm(text: str) -> str:
+    return " ".join(nfc(text).casefold().split())
 
-    return norm(found) == norm(wanted)
+
+def _same_text(found: object, wanted: str) -> bool:
+    """Labels compare in NFC, ignoring case and runs of spaces (a retyped label still matches).
+    Every workbook of a form repeats the same labels: the normal forms are cached."""
+    if found is None:
+        return _norm(wanted) == ""
+    return _norm(found if isinstance(found, str) else show(found)) == _norm(wanted)
 
 
 def _key_text(value: object) -> str | None:

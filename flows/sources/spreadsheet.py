@@ -39,6 +39,8 @@ _SHARED_INDEX = re.compile(rb'\bsi="(\d+)"')
 _VALUE = re.compile(rb"<v>(.*?)</v>", re.DOTALL)
 _ROW = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"[^>]*?(?:/>|>.*?</row>)", re.DOTALL)
 _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
+_ROW_NUMBER = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_COL_LETTERS = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d')
 _ENTITIES = {b"&lt;": "<", b"&gt;": ">", b"&amp;": "&", b"&quot;": '"', b"&apos;": "'"}
 
 
@@ -113,31 +115,55 @@ def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
 
 @dataclass
 class _Scan:
-    max_row: int = 0
-    max_col: int = 0
     far: str = ""  # the farthest cell beyond the limits, if any
     formulas: dict[tuple[int, int], tuple[str, bytes | None]] = field(default_factory=dict)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def _scan(xml: bytes, limits: Limits) -> _Scan:
-    """Extent, formulas and error cells of one sheet, from its XML (no XML parser needed)."""
+    """Extent, formulas and error cells of one sheet, from its XML (no XML parser needed).
+
+    The common case costs a few C-level regex passes: the largest row and column present, then
+    only the cells holding a formula or an error. Cells are looked at one by one only when the
+    sheet reaches beyond the limits, to find the farthest cell that holds data.
+    """
     scan = _Scan()
-    shared: dict[bytes, bytes] = {}  # shared formula index → master formula text
+    rows = _ROW_NUMBER.findall(xml)
+    letters = set(_COL_LETTERS.findall(xml))
+    top_row = max(map(int, rows), default=0)
+    top_col = max(map(column_index, letters), default=0)
+    if top_row > limits.max_row or top_col > limits.max_col:
+        scan.far = _farthest(xml, limits)
+    if b"<f" in xml or b't="e"' in xml:
+        _formulas_and_errors(xml, limits, scan)
+    return scan
+
+
+def _farthest(xml: bytes, limits: Limits) -> str:
+    """The farthest cell beyond the limits that holds data ("" when only empty cells are)."""
     far_row = far_col = 0
     for match in _CELL.finditer(xml):
+        ref = _REF.search(match.group(1))
+        if ref is None or not match.group(2):  # a styled empty cell is no data
+            continue
+        col, row = column_index(ref.group(1)), int(ref.group(2))
+        if (row > limits.max_row or col > limits.max_col) and (row, col) > (far_row, far_col):
+            far_row, far_col = row, col
+    return f"{column_letter(far_col)}{far_row}" if far_row else ""
+
+
+def _formulas_and_errors(xml: bytes, limits: Limits, scan: _Scan) -> None:
+    shared: dict[bytes, bytes] = {}  # shared formula index → master formula text
+    for match in _CELL.finditer(xml):
         attrs, body = match.group(1), match.group(2) or b""
+        if b"<f" not in body and b't="e"' not in attrs:
+            continue
         ref = _REF.search(attrs)
         if ref is None:
             continue
         col, row = column_index(ref.group(1)), int(ref.group(2))
-        if not body:  # a styled empty cell is no data
-            continue
         if row > limits.max_row or col > limits.max_col:
-            if (row, col) > (far_row, far_col):
-                far_row, far_col = row, col
             continue
-        scan.max_row, scan.max_col = max(scan.max_row, row), max(scan.max_col, col)
         kind = _TYPE.search(attrs)
         if kind and kind.group(1) == b"e":
             value = _VALUE.search(body)
@@ -153,9 +179,6 @@ def _scan(xml: bytes, limits: Limits) -> _Scan:
             value = _VALUE.search(body)
             scan.formulas[(row - 1, col - 1)] = ("=" + _text(text) if text else "=…",
                                                  value.group(1) if value else None)
-    if far_row:
-        scan.far = f"{column_letter(far_col)}{far_row}"
-    return scan
 
 
 def _cut(xml: bytes, limits: Limits) -> bytes:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,21 @@ def as_unusable(exc: DBAPIError) -> HistoryUnusable:
                            text[:200])
 
 
+def _probe(path: Path) -> None:
+    """Look at an existing SQLite file without changing a byte of it (read-only connection)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+                     ) as db:
+            names = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        reason = "locked" if "locked" in text or "busy" in text else "damaged"
+        raise HistoryUnusable(reason, text[:200]) from None
+    if names and not names & set(metadata.tables):
+        raise HistoryUnusable("foreign", ", ".join(sorted(names)[:5]))
+
+
 def _refuse_foreign(conn: Connection) -> None:
     """A database that holds tables but none of ours belongs to another program."""
     names = set(inspect(conn).get_table_names())
@@ -292,6 +308,8 @@ class History:
         # two processes starting together don't race on CREATE TABLE.
         with self._schema_lock:
             if not self._schema_ready:
+                if self.path is not None and self.path.exists():
+                    _probe(self.path)  # read-only: a foreign file is never touched
                 try:
                     with self._write() as conn:
                         _refuse_foreign(conn)

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     report = sub.add_parser("report", help="the consolidated report for N synthetic units")
     report.add_argument("--units", type=int, default=150)
     report.add_argument("--pdf", action="store_true", help="also time the LibreOffice PDF")
+    read = sub.add_parser("read", help="reading N workbooks: ours against plain openpyxl")
+    read.add_argument("--units", type=int, default=150)
     google = sub.add_parser("google", help="Google Sheets pull: requests and time, vs gspread")
     google.add_argument("--units", type=int, default=150)
     google.add_argument("--changed", type=int, default=5)
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         from flows.testing.bench.checks import bench_checks
 
         bench_checks(args.units)
+    elif args.what == "read":
+        from flows.testing.bench.read import run as read_run
+
+        print("\n".join(read_run(args.units)))
     elif args.what == "report":
         from flows.testing.bench.report import run
 
