@@ -61,6 +61,23 @@ def test_a_deployment_rewords_one_template_and_keeps_the_shipped_others(tmp_path
     assert config.template("bao-cao.html.j2") == shipped_templates() / "bao-cao.html.j2"
 
 
+def test_a_wording_copied_before_an_upgrade_keeps_its_edits_and_gets_the_new_sentences(
+        tmp_path):
+    """A deployment's bao-cao.yaml made by an older `giamsat init` lacks sentences added since:
+    the report takes those from the shipped wording instead of stopping."""
+    import yaml
+
+    runner.invoke(app, ["init", str(tmp_path / "ws")])
+    path = tmp_path / "ws" / "templates" / "bao-cao.yaml"
+    own = yaml.safe_load(path.read_text(encoding="utf-8"))
+    own["kind"] = "BÁO CÁO NHANH"
+    del own["situation"]["states"]  # a sentence this copy never had
+    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
+    wording = load_config(tmp_path / "ws" / "config").wording
+    assert wording["kind"] == "BÁO CÁO NHANH"
+    assert wording["situation"]["states"]["late"].startswith("- Hoàn thành trễ hạn")
+
+
 def test_check_config_in_a_new_workspace(tmp_path, monkeypatch):
     runner.invoke(app, ["init", str(tmp_path / "ws")])
     monkeypatch.chdir(tmp_path / "ws")

@@ -80,12 +80,29 @@ class _Collector:
             return None
 
 
+def _merged(shipped: dict, own: dict) -> dict:
+    """The deployment's wording over the shipped one, key by key: a copy made by `giamsat init`
+    before an upgrade keeps its edits and gets the sentences added since."""
+    merged = dict(shipped)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(shipped.get(key), dict):
+            merged[key] = _merged(shipped[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _wording(dirs: tuple[Path, ...], collect: _Collector) -> dict:
     path = find_template(dirs, WORDING_FILE)
     data = collect.attempt(lambda: load_yaml(path))
     if data is not None and not isinstance(data, dict):
         collect.problems.append(f"{WORDING_FILE}: cần một nhóm khoá: giá trị")
         return {}
+    shipped = find_template(dirs[-1:], WORDING_FILE)
+    if shipped != path and shipped.is_file():
+        base = collect.attempt(lambda: load_yaml(shipped))
+        if isinstance(base, dict):
+            return _merged(base, data or {})
     return data or {}
 
 
