@@ -34,7 +34,8 @@ from flows.core.findings import (
 )
 from flows.core.layout import Layout, build_layout
 from flows.core.locate import Locator
-from flows.core.timeliness import as_of_date
+from flows.core.scope import Scope, refuse_scope, restrict, subset_title
+from flows.core.timeliness import as_of_date, end_of_day
 from flows.notify import send_reminders
 from flows.outputs import names
 from flows.outputs.findings_xlsx import write_findings_xlsx
@@ -69,6 +70,9 @@ class RunSummary:
     lost_units: list[str] = field(default_factory=list)  # could not be read this run
     # what went wrong around the data (the history, a reminder), in words for the office
     trouble: list[str] = field(default_factory=list)
+    # the source held no workbook at all (a wrong folder, an empty registry): the message
+    empty_source: str = ""
+    scope: str = ""  # "chỉ gồm 2/9 đơn vị: P01, X02" for a run over some units only
 
 
 def make_source(source: str, config: Config, registry: str | None = None) -> Source:
@@ -118,8 +122,9 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
     logger = get_run_logger()
     status = unit_status(checked.index, checked.chosen, config, as_of)
     values = checked.index.values
+    until = end_of_day(as_of, config.plan.tz)  # a replay of a past day knows only its past
     read, problems = _use_history(state_dir, lambda history: (
-        history.record(run_id, now, values, status), history.completion_evidence(),
+        history.record(run_id, now, values, status), history.completion_evidence(until=until),
         history.changes(include_initial=False)))
     if read is None:  # no evidence tonight: the typed dates and no late-edit warnings
         logger.error("History unusable: %s", [f.params for f in problems])
@@ -131,7 +136,7 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
         {u: e.complete_at for u, e in evidence.items()}, status, config.plan.tz,
         {u: e.seen_incomplete_at for u, e in evidence.items()}, locator)
     late = late_edit_findings(changes, evidence, config.plan.deadline, config.plan.tz, names,
-                              locator)
+                              locator, until=until)
     logger.info("History: %d changed values recorded; %d late edits", written, len(late))
     completion = pd.Series(dates.to_numpy(), index=status["unit_code"])
     return summarise(checked, config, as_of, completion, problems + disagree + late)
@@ -205,7 +210,7 @@ def write_outputs(result: Consolidated, out_dir: Path, meta: dict, catalogue) ->
         write_csv(out_dir / names.STATUS, result.status),
         write_csv(out_dir / names.REPORTING, result.reporting),
         write_findings_xlsx(out_dir / names.FINDINGS_XLSX, result.findings, result.status,
-                            catalogue),
+                            catalogue, meta.get("scope", "")),
         write_json(out_dir / names.RUN_JSON, meta),
     ]
     return [str(path) for path in written]
@@ -276,24 +281,18 @@ def trouble(findings: pd.DataFrame) -> list[str]:
             for row in mine.itertuples()]
 
 
-def restrict(config: Config, units: list[str] | None) -> Config:
-    """A run over a subset of units: the others are neither expected nor reported."""
-    if not units:
-        return config
-    wanted = {u.strip().upper() for u in units}
-    registry = config.units.model_copy(update={
-        "units": [u for u in config.units.units if u.code.upper() in wanted]})
-    return config.model_copy(update={"units": registry})
-
-
-def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config) -> Path:
+def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config,
+                scope: Scope | None) -> Path:
+    """Where this run writes. A subset run always gets its own folder under `runs/`, named for
+    its units, so it never overwrites nor poses as the town's outputs."""
     if final:
         folder = out / "final" / as_of.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-    if dated:
-        run = flow_run.get_id() or "local"
-        return new_run_dir(out, datetime.now(config.plan.tz), str(run))
+    if dated or scope is not None:
+        label = f"subset-{'-'.join(scope.codes)}" if scope is not None else ""
+        return new_run_dir(out, datetime.now(config.plan.tz), str(flow_run.get_id() or "local"),
+                           label)
     return out
 
 
@@ -316,7 +315,11 @@ def consolidate_flow(
     Failed, with every output written for the others.
     """
     logger = get_run_logger()
-    config = restrict(load_config(config_dir), units)
+    config, scope, unknown = restrict(load_config(config_dir), units)
+    refused = refuse_scope(config, scope, unknown, final)
+    if refused:
+        logger.error("%s", refused)
+        return Failed(message=refused)
     as_of = as_of or as_of_date(config.plan.tz)
     layout = build_layout(config)
     root = Path(out)
@@ -346,21 +349,26 @@ def consolidate_flow(
         for line in lines:
             logger.info("%s", line)
         operations = reader.findings() + failed
+        if not refs:  # say it plainly, not with a report of empty tables
+            operations.append(Finding("source-empty", {"source": reader.label},
+                                      key="source-empty"))
+        result = replace(result, scope=scope)
         if operations:
             result = replace(result, findings=append_findings(result.findings, operations,
                                                               config.catalogue))
         meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
                 "form_version": config.form.version, "workbooks": len(refs),
-                "units": units or "all", "final": final,
+                "units": list(scope.codes) if scope else "all",
+                "scope": subset_title(config, scope), "final": final,
                 "flow_run_id": str(flow_run.get_id() or ""),
                 "reporting": result.reporting.iloc[0].to_dict(), "started": started,
                 "finished": datetime.now(config.plan.tz).isoformat(timespec="microseconds")}
         try:  # every file is written atomically: a failure leaves no half-written output
-            target = _output_dir(root, dated, final, as_of, config)
+            target = _output_dir(root, dated, final, as_of, config, scope)
             files = write_outputs(result, target, meta, config.catalogue)
             report = write_report(result, config, layout, target, as_of, final, pdf)
             files += [str(path) for path in report.paths()]
-            if dated and not final:
+            if dated and not final and scope is None:  # a subset never replaces the town
                 point_latest(root, target)
             if final:
                 freeze(target)
@@ -372,10 +380,14 @@ def consolidate_flow(
     summary = run_summary(result, target, as_of, files)
     summary.lost_units = lost_units(extractions, result.chosen, config.catalogue)
     summary.trouble = trouble(result.findings)
+    summary.scope = subset_title(config, scope)
+    if not refs:
+        words = config.catalogue.render("source-empty", {"source": reader.label})
+        summary.empty_source = f"{words.message} {words.instruction}"
     logger.info("Done: %d/%d units found, %d errors, %d warnings", summary.units_found,
                 summary.units_expected, summary.errors, summary.warnings)
-    if summary.lost_units or summary.trouble:
-        message = " ".join(
+    if summary.lost_units or summary.trouble or summary.empty_source:
+        message = " ".join(([summary.empty_source] if summary.empty_source else []) +
             ([f"Không đọc được {len(summary.lost_units)} đơn vị: "
               f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp."]
              if summary.lost_units else []) + summary.trouble)

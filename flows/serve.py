@@ -8,12 +8,12 @@ cron. `pause_on_shutdown=False` keeps the nightly schedule active across restart
 from __future__ import annotations
 
 import os
-import urllib.request
 from pathlib import Path
 
 from prefect import serve
 from prefect.schedules import Cron
 
+from flows.cli.prefect_env import answers
 from flows.config import Config
 from flows.consolidate import consolidate_flow
 
@@ -69,20 +69,11 @@ def api_url() -> str | None:
     return (os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or "").strip() or None
 
 
-def server_answers(url: str, timeout_s: float = 3.0) -> bool:
-    """Whether a Prefect API answers its health check at `url`."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout_s) as reply:
-            return reply.status == 200
-    except (OSError, ValueError):
-        return False
-
-
 def serve_all(config: Config, source: str, out: Path, config_dir: Path | None,
               registry: Path | None, reminders: str = "dry-run") -> None:
     """Register the deployments and run their flow runs here until stopped (SIGTERM/Ctrl+C)."""
     url = api_url()
-    if url is None or not server_answers(url):
+    if url is None or not answers(url, timeout_s=3.0):
         raise NoServer(url)
     serve(*build_deployments(config, source, out, config_dir, registry, reminders), limit=2,
           pause_on_shutdown=False, print_starting_message=True)

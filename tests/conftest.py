@@ -22,6 +22,9 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# A developer's own `prefect server start` must not take over the tests' runs; the tests of
+# that choice set it back to `auto`.
+os.environ["GIAMSAT_PREFECT"] = "ephemeral"
 
 from helpers import TEST_CONFIG_DIR  # noqa: E402
 

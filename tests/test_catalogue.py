@@ -4,6 +4,7 @@ every template renders, and office staff's edits are checked when the config loa
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -21,13 +22,13 @@ CONSTRUCTORS = {"Finding", "Issue", "Reason"}
 # A value of the right kind for every field the catalogue's templates name.
 SAMPLES = {
     "date": date(2023, 3, 31), "datetime": datetime(2023, 4, 1, 0, 30),
-    "list": ["E10", "E11"], "number": 12.5, "text": "“12 trẻ”",
+    "list": ["E10", "E11"], "number": 12.5, "text": "“12 trẻ”", "kinds": ["number", "text"],
 }
 FIELD_KINDS = {
     "typed": "text", "day": "date", "as_of": "date", "start": "date", "end": "date",
     "deadline": "date", "used": "date", "when": "datetime", "completed": "datetime",
     "first_complete": "datetime", "seen_incomplete": "datetime", "read_at": "datetime",
-    "names": "list", "choices": "list", "cells": "list", "more": "number",
+    "names": "list", "choices": "list", "cells": "list", "more": "number", "kinds": "kinds",
 }
 NUMBERS = {"count", "number", "days", "year", "value", "baseline", "low", "high", "change",
            "median", "z", "threshold", "units", "row", "original_row", "missing", "total",
@@ -114,6 +115,36 @@ def test_one_text_per_code_the_negative_number_reads_the_same_typed_or_number(ca
     words = [catalogue.render(p.rule, p.params).message
              for p in (typed.problems[0], number.problems[0])]
     assert words == ["Số âm “-3” không hợp lệ.", "Số âm “-3” không hợp lệ."]
+
+
+# Numbers a message may show as plain digits: years, rows, small counts, what to type.
+PLAIN_NUMBERS = {"year", "row", "original_row", "count", "days", "digits", "number", "missing",
+                 "total", "units", "attempts", "status", "seconds"}
+NOT_NUMBERS = {("sheet-too-large", "limit")}  # a cell address (AZ1000), not a number
+
+
+def test_every_number_a_message_shows_is_written_the_vietnamese_way():
+    """A computed or stored number goes through |number (1.234,5); only years, rows, counts
+    and the digits to type are shown as they are."""
+    raw = yaml.safe_load((shipped_templates() / CATALOGUE_FILE).read_text(encoding="utf-8"))
+    unfiltered = set()
+    for code, entry in raw["findings"].items():
+        numbers = {f for f in entry.get("fields", []) if f in NUMBERS} - PLAIN_NUMBERS
+        for key in ("message", "instruction", "expected"):
+            shown = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", entry.get(key, "")))
+            unfiltered |= {(code, key, name) for name in shown & numbers
+                           if (code, name) not in NOT_NUMBERS}
+    assert unfiltered == set()
+
+
+def test_a_number_too_large_to_be_true_is_shown_with_vietnamese_separators(catalogue):
+    def said(value):
+        return catalogue.render("implausible-number", {"value": value, "limit": 1_000_000},
+                                strict=True).message
+
+    assert said(1234567.5) == ("1.234.567,5 lớn hơn mức có thể có của ô này (1.000.000); số "
+                               "liệu không được tính.")
+    assert said(1e29).startswith("100.000.000.000.000.000.000.000.000.000 lớn hơn")
 
 
 def test_severities_are_stored_as_codes_and_shown_in_words(catalogue):

@@ -70,6 +70,19 @@ def test_bad_numbers_are_errors_and_never_guessed(raw, rule):
     assert words(parsed.problems[0]).instruction  # always says what to type instead
 
 
+def test_a_decimal_the_cell_holds_is_quoted_the_vietnamese_way_and_typed_text_as_typed():
+    """The number 1.234 in a count cell reads back as “1,234” ("1.234" would read as one
+    thousand two hundred thirty-four); the text “1.5” a commune typed is quoted as typed."""
+    assert [words(p).message for p in parse_cell(1.234, "integer").problems] == [
+        "“1,234” không phải số nguyên."]
+    assert [words(p).message for p in parse_cell("1.5", "integer").problems] == [
+        "“1.5” không phải số nguyên."]
+    assert [words(p).message for p in parse_cell(-1234.5, "money").problems] == [
+        "Số âm “-1.234,5” không hợp lệ."]
+    assert [words(p).message for p in parse_cell(Formula("=B9/4", 2.5), "integer").problems] == [
+        "Ô chứa công thức =B9/4; đã dùng kết quả 2,5.", "“2,5” không phải số nguyên."]
+
+
 def test_decimal_money_is_refused_because_money_is_in_dong():
     parsed = parse_cell("1,5", "money")
     assert parsed.value is None and rules(parsed) == [("money-not-whole", ERROR)]

@@ -102,7 +102,9 @@ def test_the_shipped_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path,
             ("X03", "missing-required"), ("P04", "complete-but-missing"),
             ("X04", "overdue")} <= planted
     assert status.loc["P05", "timeliness"] == "Hoàn thành trễ hạn"
-    assert status.loc["X04", "timeliness"] == "Quá hạn chưa hoàn thành"
+    # typed only its name and code: not started, even five days after the deadline
+    assert status.loc["X04", "timeliness"] == "Chưa bắt đầu"
+    assert status.loc["X04", "past_deadline"] and status.loc["X04", "days_late"] == 5
     assert status.loc["X02", "timeliness"] == "Hoàn thành đúng hạn"
     assert "completeness_C" in status.columns and "Tình trạng" in output
     reporting = pd.read_csv(out / "reporting.csv").iloc[0]
@@ -146,3 +148,59 @@ def test_one_broken_commune_never_stops_the_others(config, tmp_path, make_workbo
     values = pd.read_csv(out / "values.csv")
     assert set(values.unit_code) == {"P01", "P02"}
     assert values.groupby("unit_code").size().eq(values.groupby("unit_code").size().max()).all()
+
+
+def test_a_run_for_two_units_gets_its_own_titled_folder_and_never_replaces_the_towns(
+        config, tmp_path, make_workbook, cli, prefect_api):
+    source, out = tmp_path / "nguon", tmp_path / "ket-qua"
+    source.mkdir()
+    for code in ("P01", "P02", "X02"):
+        make_workbook(code, folder=source)
+    cli("consolidate", "--source", source, "--out", out, "--no-pdf", "--as-of", "2023-03-31",
+        "--config", TEST_CONFIG_DIR, "--reminders", "off", code=0)
+    town = (out / "status.csv").read_bytes()
+    output = cli("consolidate", "--source", source, "--out", out, "--no-pdf", "--as-of",
+                 "2023-03-31", "--units", "p01,X02", "--config", TEST_CONFIG_DIR,
+                 "--reminders", "off", code=0).output
+    assert (out / "status.csv").read_bytes() == town  # the town's outputs are untouched
+    [part] = list((out / "runs").iterdir())
+    assert "-subset-P01-X02-" in part.name
+    assert "chỉ gồm 2/6 đơn vị: P01, X02" in " ".join(output.split())
+    assert list(pd.read_csv(part / "status.csv").unit_code) == ["P01", "X02"]
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(part / "bao-cao.docx")).paragraphs)
+    assert "(số liệu riêng của 2/6 đơn vị: Phường Tứ Hạ, Xã Bình Tiến)" in text
+    assert "Lần tổng hợp này chỉ gồm 2/6 đơn vị" in text
+    assert "không phải số liệu của toàn" in text
+
+
+def test_a_final_report_for_some_units_only_is_refused(config, tmp_path, cli):
+    source = tmp_path / "nguon"
+    source.mkdir()
+    result = cli("consolidate", "--source", source, "--out", tmp_path / "out", "--final",
+                 "--units", "P01", "--config", TEST_CONFIG_DIR, code=2)
+    said = " ".join(result.output.split())
+    assert ("Không lập bản chính thức chỉ cho 1/6 đơn vị (P01): báo cáo chính thức phải tổng "
+            "hợp đủ mọi đơn vị.") in said
+    assert not (tmp_path / "out" / "final").exists()
+    unknown = cli("consolidate", "--source", source, "--out", tmp_path / "out", "--units",
+                  "P01,Z99", "--config", TEST_CONFIG_DIR, code=2)
+    assert "Không có đơn vị mã “Z99” trong danh sách đơn vị (units.yaml)." in " ".join(
+        unknown.output.split())
+
+
+def test_an_empty_source_folder_says_so_on_screen_and_in_the_report(config, tmp_path, cli,
+                                                                    prefect_api):
+    source, out = tmp_path / "nguon", tmp_path / "ket-qua"
+    source.mkdir()
+    result = cli("consolidate", "--source", source, "--out", out, "--no-pdf", "--as-of",
+                 "2023-04-05", "--config", TEST_CONFIG_DIR, "--reminders", "off", code=3)
+    said = " ".join(result.output.split())
+    assert f"Chưa nhận được bảng tính nào: nguồn “{source}” không có tệp bảng tính nào." in said
+    findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
+    assert "source-empty" in set(findings.rule)
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(out / "bao-cao.docx")).paragraphs)
+    assert "chưa nhận được bảng tính nào của 6 đơn vị" in text

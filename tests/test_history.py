@@ -19,6 +19,7 @@ from flows.config import ConfigError
 from flows.core.audit import canonical, completion_dates, late_edit_findings
 from flows.core.findings import WARNING
 from flows.core.locate import Locator
+from flows.core.timeliness import end_of_day
 from flows.store.history import FILE_NAME, HISTORY_URL_ENV, History
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -198,6 +199,27 @@ def test_first_complete_prefers_the_plausible_modified_time(history):
     assert evidence["P01"].seen_incomplete_at == at(20, 1)
     # Reads before `since` are ignored: P02's edit time is then the only evidence left.
     assert history.first_complete(since=at(22, 0)) == {"P01": at(22, 1), "P02": at(19, 9)}
+
+
+def test_a_replay_of_a_past_day_ignores_what_was_read_after_it(history):
+    """Replaying 31/03 on 05/04 must not know that P02 was complete on 03/04; a read at 23:59
+    on the day itself counts."""
+    night(history, "a1", at(30, 1), BASE, unit="P01")
+    night(history, "a2", at(31, 23, 59), BASE, complete=True, unit="P01")
+    night(history, "b1", at(30, 1), BASE, unit="P02")
+    night(history, "b2", at(3, 1, month=4), BASE, complete=True, modified=at(2, 21, month=4),
+          unit="P02")
+    assert history.first_complete() == {"P01": at(31, 23, 59), "P02": at(2, 21, month=4)}
+    assert set(history.completion_evidence(until=end_of_day(DEADLINE, HCM))) == {"P01"}
+    # an edit read on 03/04 is not a late edit of a replay as of the deadline day
+    night(history, "a3", at(3, 1, month=4), {**BASE, ("B1.1", "", 2021): 13}, complete=True,
+          unit="P01")
+    changes = history.changes(include_initial=False)
+    assert [f.rule for f in late_edit_findings(changes, history.completion_evidence(), DEADLINE,
+                                               HCM, NAMES)] == ["changed-after-deadline"]
+    until = end_of_day(DEADLINE, HCM)
+    assert late_edit_findings(changes, history.completion_evidence(until=until), DEADLINE, HCM,
+                              NAMES, until=until) == []
 
 
 def completion_status(typed: dict[str, str], complete: bool = True) -> pd.DataFrame:

@@ -230,6 +230,66 @@ def test_blank_required_cells_are_listed_once_per_tab(config, layout):
     assert len(found) == len({c.tab for c in layout.inputs if c.required and c.list_row is None})
 
 
+def answered_except(layout, *blank: str) -> pd.DataFrame:
+    """P01 answered every required cell but the `blank` keys."""
+    return values_frame([("P01", c.indicator, c.breakdown, c.year, 1) for c in layout.inputs
+                         if c.required and c.list_row is None and c.key not in blank])
+
+
+def blank_cells_finding(layout, *blank: str):
+    from flows.core.completeness import missing_findings
+
+    values = answered_except(layout, *blank)
+    status = completeness(values, layout, ["P01"])
+    [found] = rendered(missing_findings(values, layout, status, {"P01": "Phường Tứ Hạ"}))
+    return found
+
+
+def test_a_commune_leaving_text_cell_d2_blank_is_told_what_to_write_not_to_type_0(layout):
+    d2 = layout.by_key["D2||"]
+    found = blank_cells_finding(layout, d2.key)
+    assert found.message == ("Còn 1 ô bắt buộc chưa có nội dung hợp lệ (trống hoặc nhập sai) ở "
+                             f"trang “D. Đánh giá, đề xuất”: {d2.cell}")
+    assert found.instruction == "Ghi nội dung vào ô này; không có thì ghi “Không có”."
+
+
+def test_blank_number_cells_are_told_to_type_0_when_there_is_none(layout):
+    cells = [layout.by_key[f"B1.4||{year}"] for year in (2021, 2022)]
+    found = blank_cells_finding(layout, *(c.key for c in cells))
+    assert found.message == ("Còn 2 ô bắt buộc chưa có số liệu hợp lệ (trống hoặc nhập sai) ở "
+                             f"trang “B. Bảo đảm quyền trẻ em”: {cells[0].cell}, {cells[1].cell}")
+    assert found.instruction == "Nhập số liệu vào các ô này (không có thì nhập 0)."
+
+
+def test_a_tab_with_blank_cells_of_several_kinds_says_what_goes_in_each(layout):
+    """The reporter's name, the status dropdown and a number left blank on the first tab:
+    a 0 only for the number."""
+    keys = ("TT.3||", "TT.6||", "TT.8||2021")
+    found = blank_cells_finding(layout, *keys)
+    cells = ", ".join(layout.by_key[k].cell for k in keys)
+    assert found.message == ("Còn 3 ô bắt buộc chưa có nội dung hợp lệ (trống hoặc nhập sai) ở "
+                             f"trang “Thông tin chung”: {cells}")
+    assert found.instruction == (
+        "Ô số: nhập số liệu, không có thì nhập 0. Ô người báo cáo: ghi họ tên, chức vụ, số "
+        "điện thoại. Ô chọn: chọn một giá trị trong danh sách thả xuống.")
+
+
+def test_a_change_of_a_third_is_said_with_its_decimal_and_the_threshold_as_configured(
+        config, layout):
+    """30 → 40 is +33,3%, beyond ±33%: "tăng 33%" beside "ngưỡng ±33%" would not say why."""
+    wide = wide_of(config, layout, {"P01": {2021: 30, 2022: 40}})
+    locator = Locator(values_frame([]), layout)
+    [found] = rendered(outlier_findings(wide, config, locator, {"P01": "Phường Tứ Hạ"}))
+    assert found.message == ("Năm 2022: 40, tăng 33,3% so với trung bình 2021 (30). Phương "
+                             "pháp: so với các năm trước của đơn vị, ngưỡng ±33%.")
+    strict = Config(directory=config.directory, form=config.form, units=config.units,
+                    plan=config.plan, quality=Quality(outliers=Outliers(change_pct=12.5)))
+    wide = wide_of(config, layout, {"P01": {2021: 40, 2022: 30}})
+    [found] = rendered(outlier_findings(wide, strict, locator, {"P01": "Phường Tứ Hạ"}))
+    assert found.message == ("Năm 2022: 30, giảm 25% so với trung bình 2021 (40). Phương "
+                             "pháp: so với các năm trước của đơn vị, ngưỡng ±12,5%.")
+
+
 def test_no_unit_has_typed_a_completion_date_yet(config, layout):
     rows = [status_row("P01", status="Đang nhập", done=""), status_row("P02", status="", done="")]
     assert _findings(config, layout, rows, date(2023, 3, 10)) == set()

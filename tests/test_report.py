@@ -11,6 +11,7 @@ import re
 import shutil
 import unicodedata
 import zipfile
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,13 +28,16 @@ from flows.core.consolidate import consolidate
 from flows.core.extract import extract_workbook
 from flows.core.layout import build_layout, make_key
 from flows.core.ruleset import load_rules
+from flows.core.vnformat import auto
+from flows.demo import DEMO_AS_OF, build_workspace
 from flows.outputs.report import pdf as pdf_module
 from flows.outputs.report import render_report, summary_markdown
 from flows.outputs.report.appendix_xlsx import DATA_SHEET
 from flows.outputs.report.charts import font_has_glyphs, font_path
 from flows.outputs.report.content import build_content
+from flows.outputs.report.figures import Figures
 from flows.outputs.report.measure import text_width_pt
-from flows.outputs.report.model import COVERAGE, TOTAL, UNIT
+from flows.outputs.report.model import COVERAGE, H2, H3, TEXT, TOTAL, UNIT
 from flows.outputs.report.template_builder import build_template
 from flows.outputs.report.wording import TEMPLATES_DIR, load_wording
 from flows.sources.xlsx import read_workbook, write_template
@@ -175,7 +179,14 @@ def test_header_block_number_date_title_and_signature(draft, config):
 def test_the_shipped_report_is_headed_for_huong_tra(shipped_config, shipped_layout, tmp_path):
     """The shipped deployment's report metadata (config/plan.yaml) in the header block, the
     place and date line, the signature and the appendix note."""
-    nothing = consolidate([], shipped_config, shipped_layout, AS_OF, shipped_config.rules)
+    from flows.demo import demo_answers
+
+    unit = shipped_config.units.by_code()["P01"]
+    path = tmp_path / "P01.xlsx"
+    write_template(build_layout(shipped_config, unit), path,
+                   demo_answers(shipped_config)[0]["P01"])
+    one = [extract_workbook(read_workbook(path), shipped_layout, shipped_config.units.by_code())]
+    nothing = consolidate(one, shipped_config, shipped_layout, AS_OF, shipped_config.rules)
     report = shipped_config.plan.report.model_copy(update={"number": "5"})
     numbered = shipped_config.model_copy(
         update={"plan": shipped_config.plan.model_copy(update={"report": report})})
@@ -196,6 +207,22 @@ def test_the_shipped_report_is_headed_for_huong_tra(shipped_config, shipped_layo
     assert "(Kèm theo Báo cáo số 05/BC-UBND ngày 05 tháng 4 năm 2023 của Ủy ban nhân dân " \
            "thị xã Hương Trà)" in final_text
     assert "Ủy ban nhân dân thị xã Hương Trà báo cáo kết quả như sau" in final_text
+
+
+def test_an_empty_source_says_so_at_the_top_instead_of_pages_of_empty_tables(
+        config, layout, tmp_path):
+    nothing = consolidate([], config, layout, AS_OF, config.rules)
+    files = render_report(nothing, config, layout, tmp_path, AS_OF, final=False, pdf=False)
+    document = Document(str(files.docx))
+    text = body_text(files.docx)
+    assert ("Tính đến ngày 05 tháng 4 năm 2023, chưa nhận được bảng tính nào của 6 đơn vị (các "
+            "xã, phường) nên chưa có số liệu để tổng hợp. Hạn gửi báo cáo theo Kế hoạch là ngày "
+            "31 tháng 3 năm 2023.") in text
+    assert "Chưa có số liệu để tổng hợp." in text
+    assert "chưa có số liệu" not in text.replace("Chưa có số liệu để tổng hợp", "").replace(
+        "nên chưa có số liệu để tổng hợp", "")
+    assert "Phụ lục" not in text and len(document.tables) == 2  # header and signature only
+    assert len(document.paragraphs) < 40
 
 
 def test_rules_under_issuer_motto_and_title(draft):
@@ -281,8 +308,8 @@ def test_docx_appendix_numbers_equal_the_data_and_totals_the_sums(draft, content
     data = expected_matrix(result)
     checked = 0
     for docx_table, table in zip(rendered, tables, strict=True):
-        if table.key == "status" or not table.units():
-            continue
+        if table.key in ("status", "quality") or not table.units():
+            continue  # reporting status and data quality: no indicator values
         depth = len(table.header)
         rows = docx_table.rows[depth:]
         assert len(rows) == len(table.rows)
@@ -348,7 +375,7 @@ def test_xlsx_appendix_values_and_formulas(draft, content, result):
                         value = evaluate(wb, appendix.sheet, value)
                         formulas += 1
                     key = make_key(column.indicator, column.breakdown, column.year)
-                    if table.key == "status":
+                    if table.key in ("status", "quality"):
                         if row.kind == UNIT:
                             assert (value if value is not None else "") == (
                                 cell.value if cell.value is not None else "")
@@ -387,9 +414,12 @@ def test_missing_unit_is_named_in_every_total(draft, final, result):
 
 def test_sentences_change_highest_lowest_and_free_text(draft, result, config):
     text = body_text(draft.docx)
+    # the part's coverage is said once under its heading, not in each of its sentences
+    assert "b. Bảo đảm thực hiện quyền trẻ em và phòng, chống xâm hại trẻ em\nSố liệu của 5/6 " \
+           "đơn vị (trừ chỗ có ghi chú riêng).\n" in text
     assert re.search(r"Năm 2022, toàn thị xã có [\d.]+ buổi tuyên truyền, truyền thông trực "
-                     r"tiếp \(số liệu của 5/6 đơn vị\), (tăng|giảm) [\d,]+% so với năm 2021; "
-                     r"cao nhất là .+ \([\d.]+ buổi\), thấp nhất là .+\.", text)
+                     r"tiếp, ((tăng|giảm) [\d,]+%|không thay đổi) so với năm 2021; "
+                     r"cao nhất là .+ \((cùng )?[\d.]+ buổi\), thấp nhất là .+\.", text)
     assert re.search(r"Đến thời điểm báo cáo năm 2023, toàn thị xã có [\d.]+ trẻ em có hoàn "
                      r"cảnh đặc biệt", text)
     problems = text.split("III. TỒN TẠI")[1].split("IV. ĐỀ XUẤT")[0]
@@ -397,9 +427,174 @@ def test_sentences_change_highest_lowest_and_free_text(draft, result, config):
     assert re.search(r"^- Xã Bình Tiến: .+\.$", problems, re.M)
     assert re.search(r"^- Phường Tứ Hạ: Đề nghị .+\.$", proposals, re.M)
     assert "(Chưa có ý kiến của: Xã Bình Thành.)" in proposals
-    quality = text.split("2. Chất lượng số liệu")[1].split("II. KẾT QUẢ")[0]
-    assert re.search(r"- Phường Hương Văn: [1-9]\d* lỗi, \d+ cảnh báo; chủ yếu: .*“mười”",
-                     quality)
+    quality = text.split("2. Chất lượng số liệu\n")[1].split("\nII. KẾT QUẢ")[0]
+    assert quality == (  # one paragraph for the People's Committee: kinds, units, where to look
+        "Qua kiểm tra tự động, có 2 lỗi phải sửa ở 1 đơn vị (Phường Hương Văn), gồm 1 lỗi nhập "
+        "liệu (số viết bằng chữ) và 1 lỗi về thời hạn báo cáo (báo hoàn thành nhưng còn thiếu); "
+        "4 cảnh báo cần rà soát lại ở 2 đơn vị (Phường Hương Văn và Xã Bình Thành), gồm 2 cảnh "
+        "báo chưa nhập đủ số liệu (ô bắt buộc còn trống, chưa có bảng tính) và 2 cảnh báo về "
+        "thời hạn báo cáo (quá hạn chưa hoàn thành). Danh sách từng đơn vị và các loại lỗi, cảnh "
+        "báo tại Phụ lục II; vị trí từng ô và cách sửa có trong tệp kết quả kiểm tra "
+        "(findings.xlsx) gửi các đơn vị.")
+
+
+# --------------------------------------------------------------------------- plain words
+
+
+REPORTING = ["P01", "P02", "P03", "X01", "X02"]  # every unit but X03, which sends nothing
+# A cell address (E85) or an indicator code (B1.1): the body names indicators by their labels,
+# so neither belongs in a sentence the People's Committee reads.
+CELL_OR_CODE = re.compile(r"\b[A-Z]{1,3}[0-9]{1,7}\b")
+
+
+def retyped(result, typed: dict[tuple[str, str], float | None]):
+    """The consolidation as if some units had typed other numbers: (unit, value key) → the
+    number, None for a cell left blank."""
+    values = result.values
+    where = {(unit, make_key(code, "" if pd.isna(bd) else bd, None if pd.isna(y) else int(y))): n
+             for n, (unit, code, bd, y) in enumerate(zip(
+                 values["unit_code"], values["indicator"], values["breakdown"], values["year"],
+                 strict=True))}
+    values = values.copy()
+    column = values.columns.get_loc("value")
+    for key, number in typed.items():
+        if number is not None:
+            values.iat[where[key], column] = number
+    blank = [where[key] for key, number in typed.items() if number is None]
+    return replace(result, values=values.drop(index=values.index[blank]))
+
+
+def under_headings(content, section: int) -> dict[str, list[str]]:
+    """Each heading of a body section → the sentences under it, up to the next heading."""
+    found: dict[str, list[str]] = {}
+    texts: list[str] = []
+    for para in content.sections[section].paras:
+        if para.kind in (H2, H3):
+            texts = found.setdefault(para.text, [])
+        elif para.kind == TEXT:
+            texts.append(para.text)
+    return found
+
+
+def test_every_unit_sharing_the_highest_or_lowest_value_is_named(result, config):
+    """Tứ Hạ and Hương Văn held 10 sessions each in 2022, the most; Hương Toàn and Bình Tiến 4
+    each, the fewest: the key sentence names all four, not the first it happens to find."""
+    wording = load_wording()
+
+    def sentence(in_2021: list[int], in_2022: list[int]) -> str:
+        typed = {(unit, make_key("B1.1", "", year)): number
+                 for year, numbers in ((2021, in_2021), (2022, in_2022))
+                 for unit, number in zip(REPORTING, numbers, strict=True)}
+        content = build_content(retyped(result, typed), config, AS_OF, False, wording)
+        [found] = [text for text in under_headings(content, 1)[
+            "1. Tuyên truyền, phổ biến kiến thức, kỹ năng"] if text.startswith("Năm 2022")]
+        return found
+
+    assert sentence([6, 6, 6, 5, 5], [10, 10, 7, 4, 4]) == (
+        "Năm 2022, toàn thị xã có 35 buổi tuyên truyền, truyền thông trực tiếp, tăng 25% so với "
+        "năm 2021; cao nhất là Phường Tứ Hạ và Phường Hương Văn (cùng 10 buổi), thấp nhất là "
+        "Xã Hương Toàn và Xã Bình Tiến (cùng 4 buổi).")
+    # three sharing the lowest: commas, then "và"
+    assert sentence([6, 6, 6, 5, 5], [10, 9, 4, 4, 4]) == (
+        "Năm 2022, toàn thị xã có 31 buổi tuyên truyền, truyền thông trực tiếp, tăng 10,7% so "
+        "với năm 2021; cao nhất là Phường Tứ Hạ (10 buổi), thấp nhất là Phường Hương Vân, Xã "
+        "Hương Toàn và Xã Bình Tiến (cùng 4 buổi).")
+    # all the same: no highest and lowest, one plain statement
+    assert sentence([6, 6, 6, 6, 6], [6, 6, 6, 6, 6]) == (
+        "Năm 2022, toàn thị xã có 30 buổi tuyên truyền, truyền thông trực tiếp, không thay đổi "
+        "so với năm 2021; cả 5 đơn vị có số liệu đều bằng nhau (cùng 6 buổi).")
+
+
+def test_forms_sharing_a_rank_are_named_together(result, config):
+    """In 2022 only Tứ Hạ had cases: 3 of violence, 2 of sexual abuse and 2 of another form.
+    "Nhiều nhất" names the two forms with 2 cases each together, not one of them."""
+    forms = ["tong", "bao_luc", "tinh_duc", "boc_lot", "mua_ban", "bo_roi", "khac"]
+    typed = {(unit, make_key("C3", form, 2022)): 0 for unit in REPORTING for form in forms}
+    typed |= {(unit, make_key("C3", "tong", year)): 7 if unit == "P01" and year < 2023 else 0
+              for unit in REPORTING for year in (2021, 2023)}
+    typed |= {("P01", make_key("C3", form, 2022)): number
+              for form, number in (("tong", 7), ("bao_luc", 3), ("tinh_duc", 2), ("khac", 2))}
+    content = build_content(retyped(result, typed), config, AS_OF, False, load_wording())
+    assert under_headings(content, 1)["3. Số vụ xâm hại trẻ em"] == [
+        "- Số vụ xâm hại trẻ em: năm 2021: 7 vụ; năm 2022: 7 vụ (không thay đổi); năm 2023 (đến "
+        "thời điểm báo cáo): 0 vụ; nhiều nhất năm 2022 là: Bạo lực (3 vụ), Xâm hại tình dục và "
+        "Hình thức khác (cùng 2 vụ)."]
+
+
+def test_coverage_is_said_once_under_a_heading_and_again_only_where_it_differs(result, config):
+    """Bình Thành sent nothing, so most numbers are of 5/6 units: each part says so once, under
+    its heading. Tứ Hạ also left its support-policy lines blank (that subsection says 4/6 under
+    its own heading) and the 2022 attendance (that year alone says 4/6)."""
+    typed = {("P01", make_key(code, "", year)): None
+             for code in ("C7.1", "C7.2") for year in config.form.years}
+    typed[("P01", make_key("B1.2", "", 2022))] = None
+    changed = retyped(result, typed)
+    content = build_content(changed, config, AS_OF, False, load_wording())
+    parts = under_headings(content, 1)
+    # a part whose every number covers 5/6 units: said once, nowhere else
+    assert parts["a. Công tác lãnh đạo, chỉ đạo và triển khai chính sách, pháp luật"] == [
+        "Số liệu của 5/6 đơn vị."]
+    lines = parts["1. Ban hành văn bản; xây dựng và thực hiện chương trình, kế hoạch"]
+    assert len(lines) == 5 and not [line for line in lines if "số liệu của" in line.lower()]
+    # a part with exceptions says so, and each exception says its own coverage
+    assert parts["c. Hỗ trợ, can thiệp đối với trẻ em bị xâm hại, có nguy cơ, có hoàn cảnh "
+                 "đặc biệt"] == ["Số liệu của 5/6 đơn vị (trừ chỗ có ghi chú riêng)."]
+    policy = parts["7. Thực hiện chính sách hỗ trợ"]
+    assert policy[0] == "Số liệu của 4/6 đơn vị."
+    assert len(policy) == 4 and not [line for line in policy[1:] if "số liệu của" in line]
+    fig = Figures.build(changed, config)
+    attended = [auto(fig.total(make_key("B1.2", "", year))[0]) for year in config.form.years]
+    [line] = [line for line in parts["1. Tuyên truyền, phổ biến kiến thức, kỹ năng"]
+              if line.startswith("- Số lượt người tham dự")]
+    assert line == (f"- Số lượt người tham dự: năm 2021: {attended[0]} lượt người; năm 2022: "
+                    f"{attended[1]} lượt người (số liệu của 4/6 đơn vị); năm 2023 (đến thời điểm "
+                    f"báo cáo): {attended[2]} lượt người.")
+
+
+def test_each_units_problems_are_listed_in_an_appendix_table(content):
+    """Phụ lục II: one row per unit with errors or warnings, their numbers and kinds in the
+    catalogue's words; the cells and how to fix them stay in findings.xlsx."""
+    [appendix] = [a for a in content.appendices if a.number == "II"]
+    assert appendix.title == "LỖI, CẢNH BÁO VỀ SỐ LIỆU CỦA CÁC XÃ, PHƯỜNG"
+    [table] = appendix.tables
+    assert [h.text for h in table.header[0]] == ["Số lỗi", "Số cảnh báo", "Lỗi phải sửa",
+                                                  "Cảnh báo cần rà soát"]
+    assert [(r.number, r.label, *[c.text for c in r.cells]) for r in table.rows] == [
+        ("1", "Phường Hương Văn", "2", "2",
+         "Số viết bằng chữ (1); Báo hoàn thành nhưng còn thiếu (1)",
+         "Ô bắt buộc còn trống (1); Quá hạn chưa hoàn thành (1)"),
+        ("2", "Xã Bình Thành", "0", "2", "", "Chưa có bảng tính (1); Quá hạn chưa hoàn thành (1)"),
+        ("", "Tổng cộng", "2", "4", "", "")]
+    assert table.note == ("Vị trí từng ô, giá trị đã nhập và cách sửa: xem tệp kết quả kiểm tra "
+                          "(findings.xlsx) gửi các đơn vị.")
+
+
+def test_the_demo_report_body_has_no_z_scores_medians_or_cell_addresses(config, layout,
+                                                                        tmp_path):
+    """The demo's findings speak of z-scores, medians and cells, for the communes that fix
+    them (findings.xlsx); no paragraph of the report's body (sections I–IV) does."""
+    build_workspace(config, tmp_path / "demo")
+    units = config.units.by_code()
+    extractions = [extract_workbook(read_workbook(path), layout, units)
+                   for path in sorted((tmp_path / "demo" / "nguon").glob("*.xlsx"))]
+    demo = consolidate(extractions, config, layout, DEMO_AS_OF, config.rules)
+    messages = " ".join(demo.findings["message"])
+    assert "z = " in messages and "trung vị" in messages and CELL_OR_CODE.search(messages)
+    files = render_report(demo, config, layout, tmp_path / "ket-qua", DEMO_AS_OF, final=False,
+                          pdf=False)
+    text = body_text(files.docx)
+    body = text[text.index("I. TÌNH HÌNH"):text.index("Trên đây là báo cáo")]
+    paragraphs = [p for p in body.splitlines() if p.strip()]
+    assert len(paragraphs) > 40
+    for paragraph in paragraphs:
+        assert "z =" not in paragraph and "trung vị" not in paragraph, paragraph
+        assert not CELL_OR_CODE.search(paragraph), paragraph
+    quality = body.split("2. Chất lượng số liệu\n")[1].split("\nII. KẾT QUẢ")[0]
+    assert "\n" not in quality  # one paragraph
+    assert quality.startswith("Qua kiểm tra tự động, có 4 lỗi phải sửa ở 2 đơn vị (Phường "
+                              "Hương Văn và Xã Hương Toàn), gồm 2 lỗi nhập liệu (số viết bằng "
+                              "chữ, số kèm chữ), ")
+    assert "Phụ lục II" in quality and "Phụ lục II" in text[text.index("Trên đây là báo cáo"):]
 
 
 def test_vietnamese_number_and_date_formats(draft, final, result):

@@ -72,6 +72,17 @@ def test_serve_registers_nightly_and_manual_and_runs_a_manual_run(prefect_server
         latest = out / "latest"
         assert latest.is_symlink() and (latest / "status.csv").is_file()
         assert (latest / "run.json").read_text(encoding="utf-8").count('"as_of": "2023-03-31"')
+        town = latest.resolve()
+        # a manual run for two units gets its own folder and leaves `latest` on the town's
+        subset = _run_manual(prefect_server, {"as_of": "2023-03-31", "units": ["P01", "X02"]})
+        assert subset["state"] == "COMPLETED", subset
+        assert latest.resolve() == town
+        [part] = [r for r in (out / "runs").iterdir() if "-subset-P01-X02-" in r.name]
+        import pandas as pd
+
+        assert list(pd.read_csv(part / "status.csv")["unit_code"]) == ["P01", "X02"]
+        run_json = (part / "run.json").read_text(encoding="utf-8")
+        assert '"units": [' in run_json and "chỉ gồm 2/6 đơn vị: P01, X02" in run_json
         nightly = _deployment(prefect_server, "consolidate/nightly")
         [schedule] = nightly["schedules"]
         assert schedule["schedule"]["cron"] == config.plan.nightly_cron
@@ -81,6 +92,44 @@ def test_serve_registers_nightly_and_manual_and_runs_a_manual_run(prefect_server
         output, _ = serving.communicate(timeout=60)
     # restarting serve must not leave the nightly schedule paused
     assert _deployment(prefect_server, "consolidate/nightly")["paused"] is False, output
+
+
+def test_the_cli_runs_on_the_server_that_answers_and_says_so(prefect_server, tmp_path,
+                                                              make_workbook):
+    """With a server running, `giamsat consolidate` costs its work, not a temporary server's
+    start, and the run shows in the Prefect UI."""
+    source = tmp_path / "nguon"
+    source.mkdir()
+    make_workbook("P01", folder=source)
+    env = dict(prefect_server, GIAMSAT_PREFECT="auto")
+    result = subprocess.run(
+        [*GIAMSAT, "consolidate", "--source", str(source), "--out", str(tmp_path / "out"),
+         "--as-of", "2023-03-31", "--no-pdf", "--reminders", "off", "--config",
+         str(TEST_CONFIG_DIR)], env=env, capture_output=True, text=True, timeout=300)
+    url = prefect_server["PREFECT_API_URL"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Prefect: chạy trên máy chủ {url}" in " ".join(result.stdout.split())
+    code = ("import asyncio\n"
+            "from prefect.client.orchestration import get_client\n"
+            "async def main():\n"
+            "    async with get_client() as c:\n"
+            "        runs = await c.read_flow_runs()\n"
+            "        print(sum(1 for r in runs if r.state and r.state.is_completed()"
+            " and r.parameters.get('source') == " + repr(str(source)) + "))\n"
+            "asyncio.run(main())\n")
+    assert _client_call(prefect_server, code).strip().splitlines()[-1] == "1"
+
+
+def test_a_configured_server_that_does_not_answer_falls_back_and_says_so(monkeypatch):
+    from flows.cli import prefect_env
+
+    url = f"http://127.0.0.1:{free_port()}/api"
+    monkeypatch.setenv("GIAMSAT_PREFECT", "auto")
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    api = prefect_env.choose_server()
+    assert api.url is None and "PREFECT_API_URL" not in os.environ
+    assert api.said == (f"Prefect: máy chủ {url} (PREFECT_API_URL) không trả lời; chạy ở chế độ "
+                        "tạm thời (lần chạy không hiện trong giao diện Prefect).")
 
 
 def _client_call(env: dict, code: str) -> str:
@@ -102,14 +151,15 @@ def _deployment(env: dict, name: str) -> dict:
     return json.loads(_client_call(env, code).strip().splitlines()[-1])
 
 
-def _run_manual(env: dict) -> dict:
+def _run_manual(env: dict, parameters: dict | None = None) -> dict:
     import json
 
     wait_for(lambda: _deployment(env, "consolidate/manual"), 120, "the manual deployment")
+    parameters = parameters or {"as_of": "2023-03-31"}
     code = (
         "import json\n"
         "from prefect.deployments import run_deployment\n"
-        "run = run_deployment('consolidate/manual', parameters={'as_of': '2023-03-31'},"
+        f"run = run_deployment('consolidate/manual', parameters={parameters!r},"
         " timeout=240)\n"
         "print(json.dumps({'state': run.state.type.value, 'message': run.state.message}))\n")
     return json.loads(_client_call(env, code).strip().splitlines()[-1])

@@ -25,6 +25,9 @@ def provision(
     """
     config = load(config_dir, ["provision"])
     prefect_env.configure(verbose)
+    api = prefect_env.choose_server()
+    if api.said:
+        console.print(api.said, style="dim", highlight=False)
     from flows.provision import provision_flow
     from flows.sources.google.client import GoogleError
 

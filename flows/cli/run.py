@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -94,12 +95,20 @@ def run_consolidate(config: Config, source: str, out: Path, as_of: date | None, 
     """Run the flow; a run that lost units still returns its summary (and is marked Failed)."""
     if source != "google" and not Path(source).is_dir():
         raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}” (hoặc dùng --source google).[/]")
+    from flows.core.scope import refuse_scope, restrict
+
+    refused = refuse_scope(*restrict(config, units), final)
+    if refused:
+        raise fail(f"[red]{escape(refused)}[/]")
     from flows.outputs.rundirs import output_problem
 
     refused = output_problem(out, Path(source) if source != "google" else None)
     if refused:
         raise fail(f"[red]{escape(refused)}[/]")
     prefect_env.configure(verbose)
+    api = prefect_env.choose_server()
+    if api.said:
+        console.print(api.said, style="dim", highlight=False)
     from flows.consolidate import consolidate_flow
 
     outcome = consolidate_flow(str(source), str(out), as_of, str(config.directory),
@@ -121,8 +130,11 @@ def print_summary(summary) -> None:
         status[column] = status[column].astype(int)
     status["completeness"] = status["completeness"].astype(float)
     status["found"] = status["found"] == "True"
+    scope = f" — {summary.scope}" if summary.scope else ""
+    if summary.empty_source:
+        err.print(f"[bold red]{escape(summary.empty_source)}[/]", highlight=False)
     console.print(status_table(status.to_dict("records"),
-                               f"Tình hình nhập liệu (tính đến {summary.as_of})"))
+                               f"Tình hình nhập liệu (tính đến {summary.as_of}){scope}"))
     console.print(
         f"Đơn vị có bảng tính: {summary.units_found}/{summary.units_expected}; "
         f"đã hoàn thành: {summary.units_complete}/{summary.units_expected} "
@@ -143,8 +155,9 @@ def print_summary(summary) -> None:
 
 
 def exit_code(summary) -> int:
-    """0 done; 3 some unit could not be read; 4 done, but the history or a reminder failed."""
-    if summary.lost_units:
+    """0 done; 3 some unit could not be read (or none was there); 4 done, but the history or a
+    reminder failed."""
+    if summary.lost_units or summary.empty_source:
         return 3
     return 4 if summary.trouble else 0
 
@@ -229,6 +242,8 @@ def serve(
     if source != "google" and not Path(source).is_dir():
         raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
     prefect_env.configure(verbose=True)
+    if not os.environ.get("PREFECT_API_URL"):  # the local server, when it answers
+        prefect_env.choose_server()
     from flows.serve import NoServer, serve_all
 
     try:

@@ -75,8 +75,11 @@ def _time(value: Any) -> str:
 
 
 def _number(value: Any, decimals: int | None = None) -> str:
+    """A number the Vietnamese way; a text (what a commune typed) stays exactly as typed."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     return vnformat.auto(value) if decimals is None else vnformat.number(value, decimals)
 
 

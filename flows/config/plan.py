@@ -59,6 +59,9 @@ class Plan(ConfigModel):
     deadline: date
     timezone: str = "Asia/Ho_Chi_Minh"
     nightly_cron: str = "0 1 * * *"
+    # A unit that filled less than this share (%) of the required cells has not really
+    # started: a name and a code, or a status chosen, are not a start.
+    started_from_percent: float = Field(default=5.0, ge=0, le=100)
     report: ReportMeta
 
     @field_validator("timezone")

@@ -113,14 +113,17 @@ class CompletionEvidence:
 
 
 
-def completion_evidence(log: pd.DataFrame, since: datetime | None = None
-                        ) -> dict[str, CompletionEvidence]:
+def completion_evidence(log: pd.DataFrame, since: datetime | None = None,
+                        until: datetime | None = None) -> dict[str, CompletionEvidence]:
     """Per unit ever seen complete: when it first was, and the last incomplete read before.
 
-    `since` ignores reads before it (a database kept across several yearly plans).
+    `since` ignores reads before it (a database kept across several yearly plans); `until`
+    ignores reads from it on (a run "as of" a past day knows only what was read by then).
     """
     if since is not None:
         log = log[log["read_at"] >= require_aware(since)]
+    if until is not None:
+        log = log[log["read_at"] < require_aware(until)]
     evidence: dict[str, CompletionEvidence] = {}
     for unit, reads in log.groupby("unit_code", sort=False):
         done = reads[reads["complete"].astype(bool)]
@@ -142,7 +145,8 @@ def completion_evidence(log: pd.DataFrame, since: datetime | None = None
 def late_edit_findings(log: pd.DataFrame, evidence: Mapping[str, CompletionEvidence],
                        deadline: date, tz: tzinfo | str, unit_names: Mapping[str, str],
                        locator: Locator | None = None, office: str = DEFAULT_OFFICE,
-                       since: datetime | None = None) -> list[Finding]:
+                       since: datetime | None = None,
+                       until: datetime | None = None) -> list[Finding]:
     """Warnings for values edited after the deadline or after the unit declared complete.
 
     * ``changed-after-deadline``: an existing value changed or deleted, the change made after
@@ -156,6 +160,8 @@ def late_edit_findings(log: pd.DataFrame, evidence: Mapping[str, CompletionEvide
     deadline_end = datetime.combine(deadline + timedelta(days=1), time(0), local)
     if since is not None:
         log = log[log["read_at"] >= require_aware(since)]
+    if until is not None:  # a replay of a past day: what was read after it is unknown then
+        log = log[log["read_at"] < require_aware(until)]
     if log.empty:
         return []
     seen_complete = {u: e.seen_complete_at for u, e in evidence.items()}

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from flows.core.findings import Issue
 from flows.core.inputs import Formula
+from flows.core.vnformat import exact
 
 EXCEL_ERRORS = frozenset({
     "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "#ERROR!", "#SPILL!",
@@ -59,13 +60,18 @@ def format_date_vi(value: date) -> str:
 
 
 def show(raw: object) -> str:
-    """How a raw cell value is quoted back to the commune."""
+    """How a raw cell value is quoted back to the commune: text exactly as typed; a number the
+    cell holds with every digit it has, a decimal the Vietnamese way (the number 1.234 is
+    "1,234": "1.234" reads as one thousand two hundred thirty-four), a whole number as its
+    digits; a date as dd/mm/yyyy."""
     if isinstance(raw, Formula):
         return raw.text
     if isinstance(raw, datetime):
         return format_date_vi(raw.date())
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
+    if isinstance(raw, float) and math.isfinite(raw):
+        return exact(raw)
     return str(raw)
 
 

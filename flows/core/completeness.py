@@ -9,11 +9,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from flows.config.form import NUMERIC_TYPES
 from flows.core.findings import Finding
 from flows.core.index import ValueIndex
-from flows.core.layout import Layout
+from flows.core.layout import InputCell, Layout
 
 PREFILLED_ROLES = ("unit_code", "unit_name")
+CONTACT_ROLES = ("reporter", "position", "phone")
+# The kinds of blank cells, in the order the instruction names them: what a commune writes in
+# a number cell ("0" when there is none) is not what it writes in a text or a dropdown cell.
+KINDS = ("number", "text", "contact", "choice", "date")
+
+
+def cell_kind(cell: InputCell) -> str:
+    """What is written in an input cell: number, text, contact (the reporter's name, position,
+    phone), choice (yes/no or a dropdown) or date."""
+    if cell.type in NUMERIC_TYPES:
+        return "number"
+    if cell.type in ("yesno", "choice"):
+        return "choice"
+    if cell.type == "date":
+        return "date"
+    return "contact" if cell.role in CONTACT_ROLES else "text"
 
 
 def _required_arrays(layout: Layout) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -66,6 +83,8 @@ def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
 
     One per tab, not one per cell: a commune half-way through has dozens of blanks, and the
     clerk needs the list, not dozens of lines. Units not started get the timeliness finding.
+    `kinds` (number, text, contact, choice, date: `cell_kind`) lets the instruction say what to
+    write: a 0 only in number cells.
     `where` (unit → key → (sheet, cell)) gives the cells where the reader found them, which
     differ from the template's when the commune inserted rows or renamed a tab.
     """
@@ -85,15 +104,17 @@ def missing_findings(values: pd.DataFrame, layout: Layout, status: pd.DataFrame,
         blank = np.flatnonzero(required[:-1] & ~filled[i, :-1])
         seen = (where or {}).get(code, {})
         for j, name in enumerate(sections):
-            cells = [seen.get(inputs[p].key, (inputs[p].sheet, inputs[p].cell))
-                     for p in blank if section[p] == j]
+            here = [p for p in blank if section[p] == j]
+            cells = [seen.get(inputs[p].key, (inputs[p].sheet, inputs[p].cell)) for p in here]
             if not cells:
                 continue
-            first = inputs[next(p for p in blank if section[p] == j)]
+            first = inputs[here[0]]
+            kinds = {cell_kind(inputs[p]) for p in here}
             findings.append(Finding(
                 "missing-required", {"count": len(cells), "sheet": cells[0][0],
                                      "cells": [cell for _, cell in cells[:shown]],
-                                     "more": len(cells) > shown},
+                                     "more": len(cells) > shown,
+                                     "kinds": [k for k in KINDS if k in kinds]},
                 unit_code=code, unit_name=unit_names.get(code, ""), sheet=cells[0][0],
                 cell=cells[0][1], indicator=first.indicator, value=str(len(cells)),
                 key=f"missing-required|{name}"))

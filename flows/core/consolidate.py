@@ -22,13 +22,15 @@ from flows.core.layout import Layout
 from flows.core.locate import Locator
 from flows.core.outliers import outlier_findings
 from flows.core.rules import RuleSet, check_rules
+from flows.core.scope import Scope
 from flows.core.timeliness import reporting_rate, timeliness, timeliness_findings
 from flows.core.wide import build_wide
 
 BASE_COLUMNS = ["unit_code", "unit_name", "kind", "workbook", "found", "started",
                 "required_filled", "required_total", "completeness"]
 TAIL_COLUMNS = ["zero_values", "submission_status", "completion_date", "complete", "timeliness",
-                "days_late", "errors", "warnings", "access", "read_at", "modified", "link"]
+                "days_late", "past_deadline", "errors", "warnings", "access", "read_at", "modified",
+                "link"]
 UNREACHABLE = "không truy cập được"
 UNREADABLE = "tệp không mở được"
 
@@ -50,6 +52,7 @@ class Consolidated:
     status: pd.DataFrame
     reporting: pd.DataFrame
     chosen: dict[str, Extraction] = field(default_factory=dict)
+    scope: Scope | None = None  # None: every unit of the registry
 
 
 def choose_workbooks(
@@ -191,7 +194,7 @@ def drop_implausible(index: ValueIndex, config: Config) -> tuple[ValueIndex, lis
     names = {u.code: u.full_name for u in config.units.units}
     rows = index.values[bad]
     findings = [Finding("implausible-number", {
-        "typed": str(row.value), "limit": getattr(bounds, layout.inputs[row.pos].type)},
+        "value": row.value, "limit": getattr(bounds, layout.inputs[row.pos].type)},
         unit_code=row.unit_code, unit_name=names.get(row.unit_code, ""), sheet=row.sheet,
         cell=row.cell, indicator=row.indicator, breakdown=row.breakdown,
         year=None if pd.isna(row.year) else int(row.year), value=str(row.value),

@@ -6,7 +6,7 @@ deadline day itself is on time (a report is due by the end of that day, local ti
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,31 +30,47 @@ def as_of_date(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(tz)).astimezone(tz).date()
 
 
+def end_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """The first moment after `day` in the plan's timezone: what is known "as of" that day
+    happened before it."""
+    return datetime.combine(day + timedelta(days=1), time(0), tz)
+
+
 def _dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series.replace("", None), format="%Y-%m-%d", errors="coerce")
 
 
 def timeliness(status: pd.DataFrame, config: Config, as_of: date) -> pd.DataFrame:
-    """Adds `complete`, `timeliness` (one of STATES) and `days_late` to the status table.
+    """Adds `complete`, `timeliness` (one of STATES), `days_late` and `past_deadline`.
 
-    Needs the columns required_filled, required_total, submission_status, completion_date and
-    started. A unit that says it is done but left no date is taken as done by `as_of`.
+    Needs the columns required_filled, required_total, submission_status,
+    completion_date and started. Everything is as things stood at the end of `as_of`: a
+    completion dated after it is not a completion yet. A unit that says it is done but left
+    no date is taken as done by `as_of`. The five states are exclusive, so their counts add up
+    to the units: a unit that has not started is "not started" even after the deadline (its
+    `days_late` and `past_deadline` say it is overdue); a started, unfinished one is "in
+    progress" up to the deadline and "overdue" after it.
     """
     done_label = config.form.choices["trang_thai"][1]
     deadline = pd.Timestamp(config.plan.deadline)
     today = pd.Timestamp(as_of)
     frame = status.copy()
-    frame["complete"] = (frame["submission_status"] == done_label) & (
-        frame["required_filled"] == frame["required_total"])
-    done_on = _dates(frame["completion_date"]).fillna(today)
-    late_by = (done_on - deadline).dt.days
+    typed = _dates(frame["completion_date"])
+    frame["complete"] = ((frame["submission_status"] == done_label)
+                         & (frame["required_filled"] == frame["required_total"])
+                         & ~(typed > today))
+    share = 100 * frame["required_filled"] / frame["required_total"].clip(lower=1)
+    frame["started"] = frame["started"].astype(bool) & (
+        frame["complete"] | (share >= config.plan.started_from_percent))
+    late_by = (typed.fillna(today) - deadline).dt.days
+    past = ~frame["complete"] & (today > deadline)
     state = np.select(
-        [frame["complete"] & (late_by <= 0), frame["complete"], today > deadline,
-         ~frame["started"]],
-        [ON_TIME, LATE, OVERDUE, NOT_STARTED], default=IN_PROGRESS)
+        [frame["complete"] & (late_by <= 0), frame["complete"], ~frame["started"], past],
+        [ON_TIME, LATE, NOT_STARTED, OVERDUE], default=IN_PROGRESS)
     frame["timeliness"] = state
     frame["days_late"] = np.select(
-        [state == LATE, state == OVERDUE], [late_by, (today - deadline).days], default=0)
+        [state == LATE, past], [late_by, (today - deadline).days], default=0)
+    frame["past_deadline"] = past
     return frame
 
 
@@ -98,7 +114,7 @@ def timeliness_findings(status: pd.DataFrame, config: Config, layout: Layout,
                                        "end": window.end}),
         (status["timeliness"] == LATE, "completed-late", "completion_date",
          lambda r: {"days": r.days_late, "deadline": deadline}),
-        (status["timeliness"] == OVERDUE, "overdue", "status",
+        (status["past_deadline"], "overdue", "status",
          lambda r: {"days": r.days_late, "deadline": deadline, "done": labels[1]}),
     ]
     frame = status.assign(missing=missing, typed_text=typed.dt.strftime("%d/%m/%Y").fillna(""),
@@ -134,6 +150,7 @@ def reporting_rate(status: pd.DataFrame, as_of: date) -> pd.DataFrame:
         "units_overdue": int(counts.get(OVERDUE, 0)),
         "units_not_started": int(counts.get(NOT_STARTED, 0)),
         "units_in_progress": int(counts.get(IN_PROGRESS, 0)),
+        "units_past_deadline": int(status["past_deadline"].sum()),
         "reporting_rate": round(100 * complete / expected, 1) if expected else 0.0,
         "on_time_rate": round(100 * on_time / expected, 1) if expected else 0.0,
     }])

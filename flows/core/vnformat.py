@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from decimal import Decimal
 
 
 def number(value: float | int | None, decimals: int = 0) -> str:
@@ -20,7 +21,21 @@ def auto(value: float | int | None) -> str:
     """Whole numbers without decimals, others with up to 2 (trailing zeros dropped)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, float) and value.is_integer():  # 1e29 is 1 and 29 zeros, as typed
+        return exact(value)
     return number(value, 0 if float(value).is_integer() else 2)
+
+
+def exact(value: float | int) -> str:
+    """Every digit a number holds, the Vietnamese way: 1.234 → "1,234"; 1234.5 → "1.234,5";
+    1234567 → "1.234.567" (a number read from a cell, quoted back without rounding)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = format(Decimal(repr(float(value)) if isinstance(value, float) else int(value)), "f")
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    return sign + f"{int(whole):,}".replace(",", ".") + (f",{fraction}" if fraction else "")
 
 
 def percent(value: float | None, decimals: int = 1) -> str:

@@ -101,14 +101,19 @@ def plant_problems(config: Config, answers: dict[str, dict[str, object]]) -> lis
 
 def demo_answers(config: Config, seed: int = 2023) -> tuple[dict[str, dict[str, object]],
                                                              list[Plant]]:
-    """Every active unit's answers (key → value, as typed) with the problems planted."""
-    rng = random.Random(seed)
+    """Every active unit's answers (key → value, as typed) with the problems planted. Each
+    unit's answers come from their own random stream: one unit's never shift another's."""
+    # completion days from their own stream, so the story of dates stays the same when the
+    # way answers are drawn changes
+    days = random.Random(f"{seed}-completion-days")
     window = config.plan.self_inspection
     answers: dict[str, dict[str, object]] = {}
     for unit in config.units.active():
-        done = date.fromordinal(rng.randint(window.start.toordinal() + 5, window.end.toordinal()))
+        done = date.fromordinal(days.randint(window.start.toordinal() + 5,
+                                             window.end.toordinal()))
         answers[unit.code] = synthetic_answers(
-            config.form, unit, rng, reporting_end=config.plan.reporting_period.end, completed=done)
+            config.form, unit, random.Random(f"{seed}-{unit.code}"),
+            reporting_end=config.plan.reporting_period.end, completed=done)
     return answers, plant_problems(config, answers)
 
 

@@ -93,8 +93,9 @@ def _append(ws, values: list) -> None:
         literal(ws.cell(row=row, column=j), value)
 
 
-def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str, str]) -> None:
-    ws.append(["Tổng hợp kết quả kiểm tra số liệu"])
+def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str, str],
+             scope: str = "") -> None:
+    ws.append(["Tổng hợp kết quả kiểm tra số liệu" + (f" ({scope})" if scope else "")])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([])
     ws.append(["Mã", "Đơn vị", "Tình trạng", "Đã nhập (%)", "Lỗi", "Cảnh báo", "Thông tin"])
@@ -130,12 +131,13 @@ def _summary(ws, findings: pd.DataFrame, status: pd.DataFrame, labels: dict[str,
 
 
 def write_findings_xlsx(path: Path, findings: pd.DataFrame, status: pd.DataFrame,
-                        catalogue: Any) -> Path:
+                        catalogue: Any, scope: str = "") -> Path:
     """Summary tab (counts per unit × severity and per rule), then a tab per unit with findings,
-    most serious first, and a tab for workbooks that could not be attributed to a unit."""
+    most serious first, and a tab for workbooks that could not be attributed to a unit.
+    `scope` ("chỉ gồm 2/9 đơn vị: …") goes into the title of a run over some units only."""
     labels = dict(catalogue.severities)
     wb = Workbook()
-    _summary(wb.active, findings, status, labels)
+    _summary(wb.active, findings, status, labels, scope)
     wb.active.title = "Tổng hợp"
     used = {"Tổng hợp"}
     unit_columns = ["severity", "sheet", "cell", "message", "instruction", "value", "expected",

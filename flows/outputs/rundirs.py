@@ -84,9 +84,11 @@ class OutputRefused(Exception):
     """The output folder cannot take this run (see `output_problem`)."""
 
 
-def new_run_dir(root: Path, started: datetime, run_id: str) -> Path:
-    """`root/runs/2023-04-05T010000-1a2b3c4d/` — sortable by time, unique by run id."""
-    folder = root / "runs" / f"{started:%Y-%m-%dT%H%M%S}-{run_id[:8]}"
+def new_run_dir(root: Path, started: datetime, run_id: str, label: str = "") -> Path:
+    """`root/runs/2023-04-05T010000-1a2b3c4d/` — sortable by time, unique by run id; a label
+    goes between them (`2023-04-05T010000-subset-P01-X02-1a2b3c4d/`)."""
+    middle = f"{label[:100]}-" if label else ""
+    folder = root / "runs" / f"{started:%Y-%m-%dT%H%M%S}-{middle}{run_id[:8]}"
     folder.mkdir(parents=True, exist_ok=False)
     return folder
 

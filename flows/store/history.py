@@ -465,9 +465,10 @@ class History:
         with self._read() as conn:
             return [str(row[0]) for row in conn.execute(query)]
 
-    def completion_evidence(self, since: datetime | None = None) -> dict[str, CompletionEvidence]:
+    def completion_evidence(self, since: datetime | None = None,
+                            until: datetime | None = None) -> dict[str, CompletionEvidence]:
         """Per unit ever seen complete: when it first was (see `flows.core.audit`)."""
-        return completion_evidence(self.status_log(), since)
+        return completion_evidence(self.status_log(), since, until)
 
     def first_complete(self, since: datetime | None = None) -> dict[str, datetime]:
         """When each unit was first complete (status done AND all required filled), aware UTC.

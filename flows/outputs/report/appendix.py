@@ -9,12 +9,15 @@ import pandas as pd
 
 from flows.config import NUMERIC_TYPES, Block, Config, Item, Tab
 from flows.core.consolidate import Consolidated
+from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
 from flows.core.vnformat import auto, percent, short_date
+from flows.outputs.report.data_quality import serious, unit_kinds
 from flows.outputs.report.figures import Figures, headline, join_breakdown
 from flows.outputs.report.model import (
     CATEGORY,
     COVERAGE,
+    LONG_TEXT,
     TOTAL,
     UNIT,
     Appendix,
@@ -37,6 +40,7 @@ STUB_UNIT_MM = 46.0
 STUB_CATEGORY_MM = 85.0
 STUB_STATUS_MM = 46.0
 STATUS_WIDTHS = {"percent": 15.0, "text": 30.0, "integer": 13.0}  # relative column widths
+QUALITY_WIDTHS = {"integer": 14.0, LONG_TEXT: 70.0}
 _NUMBERED = re.compile(r"^\s*([a-zđ]|\d{1,2})\.\s+", re.IGNORECASE)  # "a. ", "2. "
 
 
@@ -242,6 +246,44 @@ class TableMaker:
                      self.wording.say("appendix.stub_unit"), header, columns, rows, "",
                      STUB_STATUS_MM, widths)
 
+    # ------------------------------------------------------------------ data quality
+
+    def quality_table(self, result: Consolidated) -> Table | None:
+        """One row per unit with errors or warnings: their numbers and kinds (check names),
+        in registry order; None when no unit has any."""
+        status = result.status.set_index("unit_code")
+        names = self.wording.raw("appendix.quality_columns")
+        spec = [("errors", "integer"), ("warnings", "integer"), ("error_kinds", LONG_TEXT),
+                ("warning_kinds", LONG_TEXT)]
+        columns = [Column(name, "", None, kind) for name, kind in spec]
+        findings = serious(result)
+        by_unit = {unit: group for unit, group in findings.groupby("unit_code", sort=False)}
+        catalogue = self.config.catalogue
+        rows = []
+        for code in self.fig.codes:
+            errors, warnings = int(status.loc[code, "errors"]), int(status.loc[code, "warnings"])
+            if not errors and not warnings:
+                continue
+            group = by_unit.get(code, findings.iloc[0:0])
+            cells = [Cell(float(errors), auto(float(errors))),
+                     Cell(float(warnings), auto(float(warnings)))]
+            for severity in (ERROR, WARNING):
+                text = unit_kinds(group, severity, self.wording, catalogue)
+                cells.append(Cell(text, text))
+            rows.append(Row(UNIT, str(len(rows) + 1), self.fig.names[code], cells,
+                            unit_code=code))
+        if not rows:
+            return None
+        totals = [Cell(total, auto(total)) for total in
+                  (float(sum(r.cells[i].value for r in rows)) for i in (0, 1))]
+        rows.append(Row(TOTAL, "", self.wording.say("appendix.total"),
+                        totals + [Cell(None, ""), Cell(None, "")]))
+        return Table("quality", self.wording.say("appendix.quality_caption"),
+                     self.wording.say("appendix.stub_unit"),
+                     [[HeaderCell(str(names[name])) for name, _ in spec]], columns, rows,
+                     self.wording.say("appendix.quality_note"), STUB_STATUS_MM,
+                     [QUALITY_WIDTHS[kind] for _, kind in spec])
+
 
 def _short(value: object) -> str:
     text = "" if value is None or pd.isna(value) else str(value)
@@ -268,13 +310,20 @@ def _chunks(items: list[tuple[Item, str]]) -> list[list[tuple[Item, str]]]:
 
 def build_appendices(result: Consolidated, fig: Figures, config: Config, wording: Wording,
                      common: dict, attached: str) -> tuple[list[Appendix], dict[str, str]]:
-    """Phụ lục I (reporting status and data quality), then one per form tab with tables.
+    """Phụ lục I (reporting status and data quality), Phụ lục II (each unit's errors and
+    warnings, when some unit has any), then one per form tab with tables.
 
-    Returns the appendices and, per tab id, the appendix number the body refers to."""
+    Returns the appendices and, per tab id (and "status", "quality"), the appendix number the
+    body refers to."""
     maker = TableMaker(fig, config, wording, common)
     appendices = [Appendix("I", wording.say("appendix.status_title", **common), attached,
                            [maker.status_table(result)], "PL I")]
     numbers = {"status": "I"}
+    quality = maker.quality_table(result)
+    if quality is not None:
+        appendices.append(Appendix("II", wording.say("appendix.quality_title", **common),
+                                   attached, [quality], "PL II"))
+        numbers["quality"] = "II"
     for tab in config.form.tabs:
         tables = maker.tab_tables(tab)
         if not tables:

@@ -21,6 +21,7 @@ from flows.outputs.report.figures import Figures
 from flows.outputs.report.model import (
     CATEGORY,
     COVERAGE,
+    LONG_TEXT,
     TOTAL,
     UNIT,
     Appendix,
@@ -57,7 +58,8 @@ def _styles(wb: Workbook) -> None:
 
 
 def _value_style(kind: str, bold: bool) -> str:
-    return f"pl_{kind if kind in _FORMATS else 'num'}{'_b' if bold else ''}"
+    base = kind if kind in _FORMATS else "text" if kind == LONG_TEXT else "num"
+    return f"pl_{base}{'_b' if bold else ''}"
 
 
 class _Writer:
@@ -162,6 +164,10 @@ class _Writer:
             else 30
         for c in range(FIRST_VALUE_COLUMN, widest + 1):
             ws.column_dimensions[get_column_letter(c)].width = 15
+        for table in appendix.tables:  # a list of problems gets room to wrap
+            for j, column in enumerate(table.columns):
+                if column.kind == LONG_TEXT:
+                    ws.column_dimensions[get_column_letter(FIRST_VALUE_COLUMN + j)].width = 45
         ws.page_setup.orientation = "landscape"
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0

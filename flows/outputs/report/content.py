@@ -5,18 +5,20 @@ No layout here (that is the templates' job) and no fixed wording (that is `bao-c
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pandas as pd
 
 from flows.config import Config, ConfigError, nfc
+from flows.config.catalogue import Catalogue
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
-from flows.core.timeliness import LATE, ON_TIME
+from flows.core.scope import Scope
+from flows.core.timeliness import IN_PROGRESS, LATE, NOT_STARTED, ON_TIME, OVERDUE
 from flows.core.vnformat import long_date, percent, short_date
 from flows.outputs.report.appendix import build_appendices
+from flows.outputs.report.data_quality import kinds, serious
 from flows.outputs.report.figures import Figures
 from flows.outputs.report.model import (
     CAPTION,
@@ -31,7 +33,6 @@ from flows.outputs.report.model import (
 from flows.outputs.report.results import Results, trend_spec, unknown_codes
 from flows.outputs.report.wording import Wording
 
-_SENTENCE_END = re.compile(r"\.\s+(?=[A-ZĐÀ-Ỹ])")
 # The usual order of unit kinds in "các xã, phường, thị trấn".
 KIND_ORDER = ["xã", "phường", "thị trấn", "quận", "huyện", "thị xã", "thành phố"]
 
@@ -74,8 +75,12 @@ def doc_number(config: Config, final: bool, wording: Wording) -> tuple[str, list
 
 
 def build_header(config: Config, as_of: date, final: bool, wording: Wording,
-                 number: str) -> Header:
+                 number: str, scope: Scope | None = None) -> Header:
+    """The header block; a run over some units only says so in the title."""
     report = config.plan.report
+    title = report.title if scope is None else wording.say(
+        "scope_title", title=report.title, count=len(scope.codes), total=scope.total,
+        names=", ".join(scope.names))
     parent, issuer = report.header_lines()
     recipients = [r if r.startswith("-") else f"- {r}" for r in report.recipients]
     if not any(r.lstrip("- ").startswith("Lưu") for r in recipients):
@@ -84,7 +89,7 @@ def build_header(config: Config, as_of: date, final: bool, wording: Wording,
     signer = report.signer
     return Header(
         parent_lines=parent, issuer_lines=issuer, number=f"Số: {number}",
-        place_date=f"{report.place}, {when}", kind=str(wording.raw("kind")), title=report.title,
+        place_date=f"{report.place}, {when}", kind=str(wording.raw("kind")), title=title,
         recipients=recipients,
         signer_lines=[line for line in (signer.on_behalf, signer.capacity, signer.title) if line],
         signer_name=signer.name, draft=not final, draft_mark=str(wording.raw("draft_mark")))
@@ -93,37 +98,52 @@ def build_header(config: Config, as_of: date, final: bool, wording: Wording,
 # --------------------------------------------------------------------------- section I
 
 
+STATE_WORDS = {ON_TIME: "on_time", LATE: "late", OVERDUE: "overdue", IN_PROGRESS: "in_progress",
+               NOT_STARTED: "not_started"}
+
+
+def _unit_words(row, name: str, wording: Wording) -> str:
+    """One unit in its state's line: how late it finished, or how far it got."""
+    if row.timeliness == LATE:
+        return wording.say("situation.late_unit", unit=name, days=int(row.days_late))
+    if row.timeliness in (OVERDUE, IN_PROGRESS):
+        return wording.say("situation.progress_unit", unit=name,
+                           percent=percent(float(row.completeness)))
+    if row.timeliness == NOT_STARTED:
+        filled = float(row.completeness) if row.found else 0.0
+        return wording.say("situation.not_started_unit", unit=name, found=bool(row.found),
+                           percent=percent(filled) if filled > 0 else "")
+    return name
+
+
 def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict,
               chart: bool) -> list[Para]:
+    """Section I.1: how many units finished, on time or late, and how far each other one got;
+    every unit in exactly one line."""
     status = result.status
     rep = result.reporting.iloc[0]
     names = fig.names
-    on_time = status[status["timeliness"] == ON_TIME]
-    late = status[status["timeliness"] == LATE]
-    incomplete = status[~status["complete"].astype(bool)]
-    paras = [Para(H2, wording.say("headings.reporting", **common)), Para(TEXT, wording.say(
+    scope = result.scope
+    paras = [Para(H2, wording.say("headings.reporting", **common))]
+    if not status["found"].astype(bool).any():
+        return paras + [Para(TEXT, wording.say("situation.none_received",
+                                               expected=len(status), **common))]
+    paras.append(Para(TEXT, wording.say(
         "situation.summary", complete=int(rep["units_complete"]),
         expected=int(rep["units_expected"]), reporting_rate=percent(rep["reporting_rate"]),
         on_time=int(rep["units_on_time"]), on_time_rate=percent(rep["on_time_rate"]),
-        late=int(rep["units_late"]), incomplete=len(incomplete), **common))]
-    if len(on_time):
+        late=int(rep["units_late"]), incomplete=int(len(status) - rep["units_complete"]),
+        scope=scope is not None, scope_total=scope.total if scope else 0,
+        scope_names=", ".join(scope.names) if scope else "", **common)))
+    for state, key in STATE_WORDS.items():
+        rows = status[status["timeliness"] == state]
+        if rows.empty:
+            continue
+        days = int(rows["days_late"].max()) if state in (OVERDUE, NOT_STARTED) else 0
         paras.append(Para(TEXT, wording.say(
-            "situation.on_time", count=len(on_time),
-            names=", ".join(names[c] for c in on_time["unit_code"]))))
-    if len(late):
-        paras.append(Para(TEXT, wording.say("situation.late", count=len(late), names=", ".join(
-            wording.say("situation.late_unit", unit=names[r.unit_code], days=int(r.days_late))
-            for r in late.itertuples()))))
-    if len(incomplete):
-        no_book = wording.say("situation.no_workbook")
-        parts = []
-        for r in incomplete.itertuples():
-            state = no_book if not r.found else lower_first(str(r.timeliness))
-            pct = percent(float(r.completeness)) if r.found and r.started else ""
-            parts.append(wording.say("situation.incomplete_unit", unit=names[r.unit_code],
-                                     state=state, percent=pct))
-        paras.append(Para(TEXT, wording.say("situation.incomplete", count=len(incomplete),
-                                            names=", ".join(parts))))
+            f"situation.states.{key}", count=len(rows), days=days,
+            names=", ".join(_unit_words(r, names[r.unit_code], wording)
+                            for r in rows.itertuples()))))
     if chart:
         paras += [Para(CHART, chart="completeness"),
                   Para(CAPTION, wording.say("situation.chart_caption", **common))]
@@ -131,56 +151,29 @@ def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict
 
 
 def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
-            appendix: str) -> list[Para]:
-    """Section I.2: errors and warnings per unit, with the main problems in their words."""
+            appendix: str, catalogue: Catalogue) -> list[Para]:
+    """Section I.2, for the People's Committee: one paragraph on how many errors must be fixed
+    and warnings reviewed, at which units, of which kinds in plain words (the catalogue's
+    categories and check names, never a finding's message); the appendix lists each unit, and
+    the cells and how to fix them are in findings.xlsx, for the communes."""
     paras = [Para(H2, wording.say("headings.quality", **common))]
     status = result.status
-    flagged = status[(status["errors"] > 0) | (status["warnings"] > 0)].copy()
-    if flagged.empty:
+    errors, warnings = int(status["errors"].sum()), int(status["warnings"].sum())
+    if not errors and not warnings:
         return paras + [Para(TEXT, wording.say("quality.clean", **common))]
-    flagged["order"] = range(len(flagged))
-    flagged = flagged.sort_values(["errors", "warnings", "order"], ascending=[False, False, True])
-    paras.append(Para(TEXT, wording.say(
-        "quality.summary", units=len(flagged), expected=fig.expected,
-        errors=int(status["errors"].sum()), warnings=int(status["warnings"].sum()),
-        appendix=appendix, **common)))
-    findings = result.findings
-    serious = findings[findings["severity"].isin([ERROR, WARNING])]
-    by_unit = {code: group for code, group in serious.groupby("unit_code", sort=False)}
-    limit = int(wording.raw("quality.max_units"))
-    examples_max = int(wording.raw("quality.max_examples"))
-    length = int(wording.raw("quality.example_length"))
-    for r in flagged.head(limit).itertuples():
-        group = by_unit.get(r.unit_code)
-        examples = [] if group is None else list(dict.fromkeys(
-            wording.say("quality.example",
-                        indicator=f.indicator if not pd.isna(f.year) else "",
-                        message=first_sentence(str(f.message), length))
-            for f in group.itertuples()))
-        paras.append(Para(TEXT, wording.say(
-            "quality.unit", unit=fig.names[r.unit_code], errors=int(r.errors),
-            warnings=int(r.warnings), examples="; ".join(examples[:examples_max]))))
-    if len(flagged) > limit:
-        paras.append(Para(TEXT, wording.say("quality.more", count=len(flagged) - limit,
-                                            appendix=appendix)))
-    return paras
+    found = serious(result)
 
+    def units(column: str) -> str:
+        codes = list(status.loc[status[column] > 0, "unit_code"])
+        named = len(codes) <= int(wording.raw("quality.max_named")) and len(codes) < fig.expected
+        return wording.say("quality.units", count=len(codes), expected=fig.expected,
+                           names=wording.join([fig.names[c] for c in codes]) if named else "")
 
-def first_sentence(message: str, length: int) -> str:
-    """The finding's first sentence (the method note after it is for the office), shortened.
-
-    A full stop inside quotes or brackets (“C. Hỗ trợ…”) or a number (1.234) ends nothing."""
-    depth, end = 0, len(message)
-    for i, ch in enumerate(message):
-        if ch in "“(":
-            depth += 1
-        elif ch in "”)":
-            depth -= 1
-        elif ch == "." and depth <= 0 and _SENTENCE_END.match(message, i):
-            end = i
-            break
-    sentence = message[:end].strip().rstrip(".")
-    return sentence if len(sentence) <= length else sentence[:length - 1].rstrip(" ,;") + "…"
+    return paras + [Para(TEXT, wording.say(
+        "quality.summary", errors=errors, warnings=warnings, error_units=units("errors"),
+        warning_units=units("warnings"), error_kinds=kinds(found, ERROR, wording, catalogue),
+        warning_kinds=kinds(found, WARNING, wording, catalogue), appendix=appendix,
+        **common))]
 
 
 # --------------------------------------------------------------------------- free text
@@ -240,6 +233,33 @@ def completeness_spec(result: Consolidated, fig: Figures) -> list[dict]:
             for r in status.itertuples()]
 
 
+def _meta(result: Consolidated, as_of: date, final: bool, number: str) -> dict:
+    rep = result.reporting.iloc[0]
+    meta = {key: (value.item() if hasattr(value, "item") else value)
+            for key, value in rep.items()}
+    severities = result.findings["severity"] if len(result.findings) else pd.Series(dtype=str)
+    meta.update(errors=int((severities == ERROR).sum()),
+                warnings=int((severities == WARNING).sum()),
+                as_of_text=short_date(as_of), final=final, number=number)
+    return meta
+
+
+def nothing_received(result: Consolidated, config: Config, as_of: date, final: bool,
+                     wording: Wording, fig: Figures, header: Header, number: str,
+                     notes: list[str]) -> ReportContent:
+    """The report when no workbook came in: it says so at the top, and nothing else."""
+    common = common_words(config, as_of)
+    sections = [
+        Section(wording.say("headings.situation", **common),
+                situation(result, fig, wording, common, chart=False)),
+        Section(wording.say("headings.results", **common),
+                [Para(TEXT, wording.say("situation.none_received_rest", **common))]),
+    ]
+    return ReportContent(header=header, intro=wording.say("intro", **common), sections=sections,
+                         closing=wording.say("closing", **common), appendices=[], charts={},
+                         notes=notes, meta=_meta(result, as_of, final, number))
+
+
 def build_content(result: Consolidated, config: Config, as_of: date, final: bool,
                   wording: Wording, fig: Figures | None = None) -> ReportContent:
     """Every word and number of the report, ready for the docx, HTML and xlsx writers."""
@@ -250,7 +270,10 @@ def build_content(result: Consolidated, config: Config, as_of: date, final: bool
     fig = fig or Figures.build(result, config)
     common = common_words(config, as_of)
     number, notes = doc_number(config, final, wording)
-    header = build_header(config, as_of, final, wording, number)
+    header = build_header(config, as_of, final, wording, number, result.scope)
+    if not result.status["found"].astype(bool).any():  # one plain sentence, no empty tables
+        return nothing_received(result, config, as_of, final, wording, fig, header, number,
+                                notes)
     attached = wording.say("appendix.attached", number=number,
                            date=long_date(as_of) if final else wording.raw("blank_date"),
                            **common)
@@ -268,7 +291,8 @@ def build_content(result: Consolidated, config: Config, as_of: date, final: bool
     sections = [
         Section(wording.say("headings.situation", **common),
                 situation(result, fig, wording, common, "completeness" in charts)
-                + quality(result, fig, wording, common, numbers["status"])),
+                + quality(result, fig, wording, common,
+                          numbers.get("quality", numbers["status"]), config.catalogue)),
         Section(wording.say("headings.results", **common),
                 result_paras + highlights(fig, config, wording, common, next_letter)),
         Section(wording.say("headings.problems", **common),
@@ -278,13 +302,6 @@ def build_content(result: Consolidated, config: Config, as_of: date, final: bool
                 free_text(fig, config, wording, config.plan.report.proposals,
                           numbered=len(config.plan.report.proposals) > 1)),
     ]
-    rep = result.reporting.iloc[0]
-    meta = {key: (value.item() if hasattr(value, "item") else value)
-            for key, value in rep.items()}
-    severities = result.findings["severity"] if len(result.findings) else pd.Series(dtype=str)
-    meta.update(errors=int((severities == ERROR).sum()),
-                warnings=int((severities == WARNING).sum()),
-                as_of_text=short_date(as_of), final=final, number=number)
     return ReportContent(header=header, intro=wording.say("intro", **common), sections=sections,
                          closing=wording.say("closing", **common), appendices=appendices,
-                         charts=charts, notes=notes, meta=meta)
+                         charts=charts, notes=notes, meta=_meta(result, as_of, final, number))

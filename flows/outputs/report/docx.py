@@ -19,7 +19,7 @@ from PIL import Image
 
 from flows.outputs.atomic import write_atomically
 from flows.outputs.report.measure import text_width_pt
-from flows.outputs.report.model import ReportContent, Table, template_context
+from flows.outputs.report.model import LONG_TEXT, ReportContent, Table, template_context
 from flows.outputs.report.template_builder import (
     CELL_MARGIN_MM,
     LANDSCAPE_TEXT_WIDTH_MM,
@@ -119,6 +119,20 @@ def fit_table(tbl, table: Table) -> None:
             position += span
 
 
+def align_long_texts(tbl, table: Table, style_id: str | None) -> None:
+    """Long texts (a unit's list of problems) read from the left, not right-aligned as
+    numbers: their cells take the table's text style."""
+    wide = [2 + j for j, column in enumerate(table.columns) if column.kind == LONG_TEXT]
+    if not wide or style_id is None:
+        return
+    for tr in list(tbl.iter(W_TR))[len(table.header):]:
+        cells = list(tr.iterchildren(W_TC))
+        for j in wide:
+            if j < len(cells):
+                for style in cells[j].iter(qn("w:pStyle")):
+                    style.set(W_VAL, style_id)
+
+
 def _paragraph_text(p) -> str:
     return "".join(t.text or "" for t in p.iter(qn("w:t")))
 
@@ -191,8 +205,10 @@ def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: 
                    and names.get(s.get(qn("w:val"))) == "Table Grid"]
     tables = [t for a in content.appendices for t in a.tables]
     if len(grid_tables) == len(tables):  # an office-edited template may add its own tables
+        text_style = next((i for i, name in names.items() if name == "BC Bang chu"), None)
         for tbl, table in zip(grid_tables, tables, strict=True):
             fit_table(tbl, table)
+            align_long_texts(tbl, table, text_style)
     fit_rules(body, names)
     _properties(tpl.docx.core_properties, content, now or datetime.now(UTC))
     return write_atomically(path, lambda tmp: tpl.save(str(tmp)))

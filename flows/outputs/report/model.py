@@ -13,6 +13,8 @@ from flows.outputs.safe import cleaned_deep
 H2, H3, TEXT, CHART, CAPTION = "h2", "h3", "p", "chart", "caption"
 # Row kinds of a table.
 UNIT, TOTAL, COVERAGE, CATEGORY = "unit", "total", "coverage", "category"
+# Column kind of a longer text (a list of problems): wrapped and aligned left, unlike values.
+LONG_TEXT = "long_text"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Column:
     indicator: str
     breakdown: str
     year: int | None
-    kind: str  # "integer", "money", "yesno", "percent" or "text"
+    kind: str  # "integer", "money", "yesno", "percent", "text" or LONG_TEXT
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def _table_context(table: Table, number_header: str) -> dict:
     return {
         "caption": table.caption, "stub": table.stub, "number_header": number_header,
         "note": table.note,
+        "text_columns": [j for j, c in enumerate(table.columns) if c.kind == LONG_TEXT],
         "header": [[{"text": h.text, "span": h.span} for h in row] for row in table.header],
         "rows": [{"number": r.number, "label": r.label, "bold": r.bold,
                   "cells": [c.text for c in r.cells]} for r in table.rows],

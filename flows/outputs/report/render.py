@@ -118,7 +118,9 @@ def summary_markdown(result: Consolidated, config: Config, files: ReportFiles) -
     lines = [
         f"## Báo cáo tổng hợp ({kind}) — số liệu đến ngày {when}",
         "",
-        f"*{config.plan.report.title}*",
+        f"*{config.plan.report.title}*" + (
+            f" — **chỉ gồm {len(result.scope.codes)}/{result.scope.total} đơn vị: "
+            f"{', '.join(result.scope.codes)}**" if result.scope else ""),
         "",
         "| Chỉ số | Giá trị |",
         "|---|---|",
@@ -127,6 +129,8 @@ def summary_markdown(result: Consolidated, config: Config, files: ReportFiles) -
         f"| Hoàn thành đúng hạn | {int(rep['units_on_time'])} ({percent(rep['on_time_rate'])}) |",
         f"| Hoàn thành trễ hạn | {int(rep['units_late'])} |",
         f"| Quá hạn chưa hoàn thành | {int(rep['units_overdue'])} |",
+        f"| Đang nhập (chưa đến hạn) | {int(rep['units_in_progress'])} |",
+        f"| Chưa bắt đầu nhập | {int(rep['units_not_started'])} |",
         f"| Lỗi / cảnh báo trong số liệu | {errors} / {warnings} |",
         "",
     ]

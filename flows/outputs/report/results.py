@@ -8,7 +8,10 @@ only when both years cover the same units.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+
+import pandas as pd
 
 from flows.config import NUMERIC_TYPES, Block, Config, Item, Tab
 from flows.core.layout import make_key
@@ -55,10 +58,36 @@ class Results:
             return money(value) if with_unit else auto(value)
         return f"{auto(value)} {item.unit}".strip() if with_unit else auto(value)
 
-    def coverage(self, count: int) -> str:
-        if count >= self.fig.expected:
+    def coverage(self, count: int, shared: int | None = None) -> str:
+        """"số liệu của 8/9 đơn vị", or "" when the count is the one the part's note already
+        says (`shared`; by default every unit, which needs no saying)."""
+        if count == (self.fig.expected if shared is None else shared):
             return ""
         return self.wording.say("results.coverage", count=count, expected=self.fig.expected)
+
+    def shared_count(self, counts: list[int], prefer: int) -> int:
+        """The coverage most numbers of a part share; on a tie, `prefer` (the enclosing part's)
+        if it is among the most shared, else the largest."""
+        if not counts:
+            return prefer
+        tally = Counter(counts)
+        most = max(tally.values())
+        tied = [count for count, n in tally.items() if n == most]
+        return prefer if prefer in tied else max(tied)
+
+    def coverage_note(self, shared: int, counts: list[int], parent: int) -> list[Para]:
+        """One line after a heading, "Số liệu của 8/9 đơn vị.", when the part's numbers mostly
+        cover other units than the enclosing part's; exceptions are then said where they are."""
+        if shared == parent:
+            return []
+        return [Para(TEXT, self.wording.say(
+            "results.coverage_note", count=shared, expected=self.fig.expected,
+            exceptions=any(count != shared for count in counts)))]
+
+    def names_value(self, names: list[str], value: str) -> str:
+        """"Phường A (10 buổi)", "Phường A và Xã B (cùng 10 buổi)"."""
+        return self.wording.say("results.unit_value", unit=self.wording.join(names),
+                                value=value, tied=len(names) > 1)
 
     def change(self, item: Item, key_of, previous: int, year: int) -> str:
         """"tăng 8,3%" between two years, or "" when they are not comparable."""
@@ -87,13 +116,33 @@ class Results:
 
     # ------------------------------------------------------------------ sentences
 
-    def line(self, block: Block, item: Item) -> str:
-        """"- Số buổi …: năm 2021: 48 buổi; năm 2022: 52 buổi (tăng 8,3%); …"."""
+    def counts(self, block: Block, item: Item) -> list[int]:
+        """How many units each number of an indicator's line covers (one per year; [] when
+        the indicator has no line)."""
+        breakdown = headline(self.config.form, block, item)
+        if breakdown is None:
+            return []
+        if item.type == "yesno":
+            return [len(self.answers(item, breakdown))]
+        return [self.fig.total(make_key(item.code, breakdown, year))[1]
+                for year in self.fig.years]
+
+    def key_count(self, block: Block, item: Item) -> int | None:
+        """How many units a key sentence's number covers (None: the indicator has none)."""
+        breakdown = headline(self.config.form, block, item)
+        if breakdown is None or item.type not in NUMERIC_TYPES:
+            return None
+        total, count = self.fig.total(make_key(item.code, breakdown, self.key_year(item)[0]))
+        return None if total is None else count
+
+    def line(self, block: Block, item: Item, shared: int | None = None) -> str:
+        """"- Số buổi …: năm 2021: 48 buổi; năm 2022: 52 buổi (tăng 8,3%); …"; coverage said
+        where it differs from `shared` (what the part's note says)."""
         breakdown = headline(self.config.form, block, item)
         if breakdown is None:
             return ""
         if item.type == "yesno":
-            return self.yesno_line(item, breakdown)
+            return self.yesno_line(item, breakdown, shared)
 
         def key_of(year: int) -> str:
             return make_key(item.code, breakdown, year)
@@ -107,21 +156,24 @@ class Results:
             change = self.change(item, key_of, self.fig.years[i - 1], year) if i else ""
             parts.append(self.wording.say(
                 "results.line_year", year=self.year_text(year), value=self.amount(item, total),
-                change=change, coverage="" if same_coverage else self.coverage(count)))
+                change=change, coverage="" if same_coverage else self.coverage(count, shared)))
         groups, groups_year = self.main_groups(block, item)
         return self.wording.say(
             "results.line", label=item.label, years="; ".join(parts),
-            coverage=self.coverage(counts.pop()) if same_coverage else "",
+            coverage=self.coverage(counts.pop(), shared) if same_coverage else "",
             groups=groups, groups_year=groups_year)
 
-    def yesno_line(self, item: Item, breakdown: str) -> str:
-        year = self.fig.years[-1]
-        answers = self.fig.text_series(make_key(item.code, breakdown, year))
-        answered = answers[answers != ""]
+    def answers(self, item: Item, breakdown: str) -> pd.Series:
+        """The units' answers to a yes/no indicator in the last year, blanks left out."""
+        answers = self.fig.text_series(make_key(item.code, breakdown, self.fig.years[-1]))
+        return answers[answers != ""]
+
+    def yesno_line(self, item: Item, breakdown: str, shared: int | None = None) -> str:
+        answered = self.answers(item, breakdown)
         return self.wording.say(
             "results.yesno_line", label=item.label, yes=int((answered == "Có").sum()),
-            answered=len(answered), year=self.year_text(year),
-            coverage=self.coverage(len(answered)))
+            answered=len(answered), year=self.year_text(self.fig.years[-1]),
+            coverage=self.coverage(len(answered), shared))
 
     def main_groups(self, block: Block, item: Item) -> tuple[str, str]:
         """The largest categories of an indicator split into rows, in its key year."""
@@ -138,13 +190,25 @@ class Results:
                 found.append((total, cat.label))
         found.sort(key=lambda pair: -pair[0])
         limit = int(self.wording.raw("results.max_groups"))
-        text = ", ".join(self.wording.say("results.group", label=label,
-                                          value=self.amount(item, total))
-                         for total, label in found[:limit])
+        if limit <= 0:
+            found = []
+        elif len(found) > limit:  # a category level with the last one named is named too
+            found = [pair for pair in found if pair[0] >= found[limit - 1][0]]
+        levels: list[tuple[float, list[str]]] = []
+        for total, label in found:
+            if levels and levels[-1][0] == total:
+                levels[-1][1].append(label)
+            else:
+                levels.append((total, [label]))
+        text = ", ".join(self.wording.say("results.group", label=self.wording.join(labels),
+                                          value=self.amount(item, total),
+                                          tied=len(labels) > 1)
+                         for total, labels in levels)
         return text, (self.year_text(year) if text else "")
 
-    def key_sentence(self, block: Block, item: Item) -> str:
-        """"Năm 2022, toàn thị xã có 130 trẻ em …, tăng 8,3% so với năm 2021; cao nhất là …"."""
+    def key_sentence(self, block: Block, item: Item, shared: int | None = None) -> str:
+        """"Năm 2022, toàn thị xã có 130 trẻ em …, tăng 8,3% so với năm 2021; cao nhất là …";
+        every unit sharing the highest (lowest) value is named."""
         breakdown = headline(self.config.form, block, item)
         if breakdown is None or item.type not in NUMERIC_TYPES:
             return ""
@@ -158,24 +222,29 @@ class Results:
             return ""
         change = self.change(item, key_of, previous, year) if previous else ""
         series = self.fig.number_series(key_of(year)).dropna()
-        top = bottom = ""
+        top = bottom = same = ""
         if len(series) >= 3 and series.max() > series.min():
-            top = self.unit_value(item, series.idxmax(), series.max())
-            bottom = self.unit_value(item, series.idxmin(), series.min())
+            top = self.ranked(item, series, float(series.max()))
+            bottom = self.ranked(item, series, float(series.min()))
+        elif len(series) >= 3:
+            same = self.wording.say("results.all_same", count=len(series),
+                                    value=self.amount(item, float(series.max())))
         noun = next((item.label[len(p):] for p in NOUN_PREFIXES if item.label.startswith(p)),
                     None)
-        values = dict(year=self.year_text(year, start=True), coverage=self.coverage(count),
-                      change=change, previous=self.year_text(previous) if previous else "",
-                      top=top, bottom=bottom, **self.common)
+        values = dict(year=self.year_text(year, start=True),
+                      coverage=self.coverage(count, shared), change=change,
+                      previous=self.year_text(previous) if previous else "",
+                      top=top, bottom=bottom, same=same, **self.common)
         if noun and item.type != "money":
             return self.wording.say("results.key_count", value=self.amount(item, total, False),
                                     noun=noun, **values)
         return self.wording.say("results.key_amount", label=item.label,
                                 value=self.amount(item, total), **values)
 
-    def unit_value(self, item: Item, code: str, value: float) -> str:
-        return self.wording.say("results.unit_value", unit=self.fig.names[code],
-                                value=self.amount(item, float(value)))
+    def ranked(self, item: Item, series: pd.Series, value: float) -> str:
+        """Every unit whose value is `value`, in registry order, with the value."""
+        names = [self.fig.names[code] for code, v in series.items() if v == value]
+        return self.names_value(names, self.amount(item, value))
 
     # ------------------------------------------------------------------ the section
 
@@ -186,20 +255,32 @@ class Results:
         return sentence_case(block.title, list(self.wording.raw("keep_upper") or []))
 
     def tab_paras(self, tab: Tab, appendix: str | None) -> list[Para]:
+        """One lettered part: its coverage said once after its heading (and after a numbered
+        heading whose numbers mostly cover other units), then only where it differs."""
         keys = set(self.config.plan.report.key_indicators)
-        paras: list[Para] = [Para(H2, tab.section)]
+        parts = []  # (block, key items, line items, the coverage of each of its numbers)
         for block in tab.blocks:
             if block.kind != "table" or not block.yearly:
                 continue
-            lines = [self.line(block, item) for item in block.items]
-            lines = [line for line in lines if line]
+            lines = [item for item in block.items if self.counts(block, item)]
             if not lines:
                 continue
+            keyed = [(item, count) for item in block.items if item.code in keys
+                     and (count := self.key_count(block, item)) is not None]
+            counts = [count for _, count in keyed] + [
+                count for item in lines for count in self.counts(block, item)]
+            parts.append((block, [item for item, _ in keyed], lines, counts))
+        every = [count for *_, counts in parts for count in counts]
+        tab_shared = self.shared_count(every, self.fig.expected)
+        paras: list[Para] = [Para(H2, tab.section)]
+        if parts:
+            paras += self.coverage_note(tab_shared, every, self.fig.expected)
+        for block, keyed, lines, counts in parts:
+            shared = self.shared_count(counts, tab_shared)
             paras.append(Para(H3, self.block_heading(block)))
-            for item in block.items:
-                if item.code in keys and (sentence := self.key_sentence(block, item)):
-                    paras.append(Para(TEXT, sentence))
-            paras += [Para(TEXT, line) for line in lines]
+            paras += self.coverage_note(shared, counts, tab_shared)
+            paras += [Para(TEXT, self.key_sentence(block, item, shared)) for item in keyed]
+            paras += [Para(TEXT, self.line(block, item, shared)) for item in lines]
         if appendix:
             paras.append(Para(TEXT, self.wording.say("results.appendix_ref", appendix=appendix)))
         return paras if len(paras) > 1 else []

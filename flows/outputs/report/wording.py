@@ -52,6 +52,13 @@ class Wording:
             raise ConfigError([f"{self.source}: câu “{key}” không điền được: {exc}"]) from exc
         return nfc(re.sub(r"\s+", " ", text).strip())
 
+    def join(self, items: list[str]) -> str:
+        """"A", "A và B", "A, B và C": the last two joined by the wording's `words.and`."""
+        items = [item for item in items if item]
+        if len(items) < 2:
+            return "".join(items)
+        return f"{', '.join(items[:-1])} {self.say('words.and')} {items[-1]}"
+
 
 @cache
 def _compiled(pattern: str):

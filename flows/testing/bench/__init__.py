@@ -4,6 +4,9 @@
 of the first pull and of a night with a few edits, ours against plain gspread, then 150 sheets
 at Google's 60 reads/min quota (the limiter's waits skipped by a fake clock, and said so).
 
+`cli`: a 9-unit `giamsat consolidate` end to end in Prefect's ephemeral mode, against a running
+Prefect server, and the same work by the core alone; target: on a server ≤ 2× the core.
+
 `checks`: N synthetic units of the real form held in memory (about 400 values each), then the
 consolidation and every check (rules, outliers, completeness, timeliness) are timed — workbook
 parsing aside. Target: 10,000 units in under 10 s and 2 GB on a 2-core machine.
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--pdf", action="store_true", help="also time the LibreOffice PDF")
     read = sub.add_parser("read", help="reading N workbooks: ours against plain openpyxl")
     read.add_argument("--units", type=int, default=150)
+    sub.add_parser("cli", help="a 9-unit consolidate: ephemeral vs server vs the core alone")
     google = sub.add_parser("google", help="Google Sheets pull: requests and time, vs gspread")
     google.add_argument("--units", type=int, default=150)
     google.add_argument("--changed", type=int, default=5)
@@ -42,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         from flows.testing.bench.read import run as read_run
 
         print("\n".join(read_run(args.units)))
+    elif args.what == "cli":
+        from flows.testing.bench.cli import run as cli_run
+
+        print("\n".join(cli_run()))
     elif args.what == "report":
         from flows.testing.bench.report import run
 
