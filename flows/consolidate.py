@@ -6,6 +6,7 @@ The logic lives in `flows.core`; this module only orders the steps, logs and pub
 from __future__ import annotations
 
 import errno
+import logging
 import traceback
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -15,9 +16,11 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError
 
 from flows.config import Config, ConfigError, load_config
@@ -51,6 +54,7 @@ from flows.outputs.tables import write_csv, write_json
 from flows.sources.base import Source
 from flows.sources.folder import FolderSource
 from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
+from flows.store.review import review_night
 
 
 @dataclass
@@ -75,6 +79,14 @@ class RunSummary:
     scope: str = ""  # "chỉ gồm 2/9 đơn vị: P01, X02" for a run over some units only
 
 
+def _log() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run's logger inside a run; the module's logger when the steps run plainly."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("giamsat")
+
+
 def make_source(source: str, config: Config, registry: str | None = None) -> Source:
     """`google` → the Google Sheets source (registry of unit → sheet); otherwise a folder."""
     if source == "google":
@@ -91,7 +103,7 @@ def _name(ref: str) -> str:
 @task(cache_policy=NO_CACHE, task_run_name="read-{ref}")
 def read_and_extract(source: Source, ref: str, layout: Layout, config: Config) -> Extraction:
     """Read one workbook. Whatever goes wrong stays with this workbook: the run goes on."""
-    logger = get_run_logger()
+    logger = _log()
     name = _name(ref)
     try:
         raw = source.read(ref)
@@ -119,7 +131,7 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
     """Append tonight's values to the audit history, then summarise with what it shows:
     when each unit really became complete, and values changed after the deadline or after
     the unit declared itself complete."""
-    logger = get_run_logger()
+    logger = _log()
     status = unit_status(checked.index, checked.chosen, config, as_of)
     values = checked.index.values
     until = end_of_day(as_of, config.plan.tz)  # a replay of a past day knows only its past
@@ -128,7 +140,8 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
         history.changes(include_initial=False)))
     if read is None:  # no evidence tonight: the typed dates and no late-edit warnings
         logger.error("History unusable: %s", [f.params for f in problems])
-        return summarise(checked, config, as_of, extra=problems)
+        return review_night(summarise(checked, config, as_of, extra=problems), config,
+                            state_dir, run_id, now, usable=False)
     written, evidence, changes = read
     locator = Locator(values, checked.index.layout, checked.index)
     names = {u.code: u.full_name for u in config.units.units}
@@ -139,7 +152,8 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
                               locator, until=until)
     logger.info("History: %d changed values recorded; %d late edits", written, len(late))
     completion = pd.Series(dates.to_numpy(), index=status["unit_code"])
-    return summarise(checked, config, as_of, completion, problems + disagree + late)
+    return review_night(summarise(checked, config, as_of, completion,
+                                  problems + disagree + late), config, state_dir, run_id, now)
 
 
 def _use_history(state_dir: Path, work) -> tuple[object | None, list[Finding]]:
@@ -222,7 +236,7 @@ def write_report(result: Consolidated, config: Config, layout: Layout, out_dir: 
     """The Word report, its HTML view, the appendix workbook, charts and (with LibreOffice) PDF."""
     files = render_report(result, config, layout, out_dir, as_of, final=final, pdf=pdf)
     if files.note:
-        get_run_logger().warning("%s", files.note)
+        _log().warning("%s", files.note)
     return files
 
 
@@ -296,56 +310,114 @@ def _output_dir(out: Path, dated: bool, final: bool, as_of: date, config: Config
     return out
 
 
-@flow(name="consolidate", task_runner=ThreadPoolTaskRunner(max_workers=4))
-def consolidate_flow(
+class Steps:
+    """How the run's steps are called: as Prefect tasks (the flow: each step a task run in the
+    UI, the workbooks read by the flow's thread pool) or plainly (`PlainSteps`: the same work
+    without Prefect, for simulations of many nights and for measuring Prefect's cost)."""
+
+    def read_all(self, reader: Source, refs: list[str], layout: Layout,
+                 config: Config) -> list[Extraction]:
+        futures = [read_and_extract.submit(quote(reader), ref, quote(layout), quote(config))
+                   for ref in refs]
+        return [future.result() for future in futures]
+
+    def check(self, extractions, config, layout, as_of) -> Checked:
+        return check_all(quote(extractions), quote(config), quote(layout), as_of)
+
+    def history(self, checked, config, as_of, state, run_id, moment) -> Consolidated:
+        return record_history(quote(checked), quote(config), as_of, state, run_id, moment)
+
+    def remind(self, result, config, as_of, state, mode) -> tuple[list[str], list[Finding]]:
+        return remind(quote(result), quote(config), as_of, state, mode)
+
+    def outputs(self, result, target, meta, catalogue) -> list[str]:
+        return write_outputs(quote(result), target, quote(meta), quote(catalogue))
+
+    def report(self, result, config, layout, target, as_of, final, pdf) -> ReportFiles:
+        return write_report(quote(result), quote(config), quote(layout), target, as_of, final,
+                            pdf)
+
+    def publish(self, result, config, report) -> None:
+        publish_artifacts(result, config, report)
+
+
+class PlainSteps(Steps):
+    """The steps as plain function calls: no task runs, no artifacts."""
+
+    def read_all(self, reader, refs, layout, config):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:  # as the flow's task runner
+            return list(pool.map(lambda ref: read_and_extract.fn(reader, ref, layout, config),
+                                 refs))
+
+    def check(self, extractions, config, layout, as_of):
+        return check_all.fn(extractions, config, layout, as_of)
+
+    def history(self, checked, config, as_of, state, run_id, moment):
+        return record_history.fn(checked, config, as_of, state, run_id, moment)
+
+    def remind(self, result, config, as_of, state, mode):
+        return remind.fn(result, config, as_of, state, mode)
+
+    def outputs(self, result, target, meta, catalogue):
+        return write_outputs.fn(result, target, meta, catalogue)
+
+    def report(self, result, config, layout, target, as_of, final, pdf):
+        return write_report.fn(result, config, layout, target, as_of, final, pdf)
+
+    def publish(self, result, config, report) -> None:
+        return None
+
+
+@dataclass
+class Outcome:
+    """What a run ended with: its summary (None when refused before reading) and, when it must
+    end Failed, why."""
+
+    summary: RunSummary | None
+    failure: str = ""
+
+
+def run_consolidation(
     source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
     registry: str | None = None, units: list[str] | None = None, final: bool = False,
     dated: bool = False, state_dir: str | None = None, reminders: str = "dry-run",
-    now: datetime | None = None, pdf: bool = True,
-) -> RunSummary:
-    """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
-    consolidated tables.
-
-    `units` limits the run to some unit codes; `final` writes the numbered, dated report into
-    `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
-    and repoints `out/latest`. The audit history and the reminder log live in `state_dir`
-    (default `out/state`); `reminders` is `send`, `dry-run` (drafts as .eml files) or `off`;
-    `now` stands in for the clock in simulations; `pdf` asks LibreOffice for a PDF of the
-    report when it is installed. A run that could not read some unit ends
-    Failed, with every output written for the others.
-    """
-    logger = get_run_logger()
+    now: datetime | None = None, pdf: bool = True, steps: Steps | None = None,
+) -> Outcome:
+    """The whole run (see `consolidate_flow` for the parameters), its steps called by `steps`."""
+    steps = steps or PlainSteps()
+    logger = _log()
     config, scope, unknown = restrict(load_config(config_dir), units)
     refused = refuse_scope(config, scope, unknown, final)
     if refused:
         logger.error("%s", refused)
-        return Failed(message=refused)
+        return Outcome(None, refused)
     as_of = as_of or as_of_date(config.plan.tz)
     layout = build_layout(config)
     root = Path(out)
     refused = output_problem(root, Path(source) if source != "google" else None)
     if refused:
         logger.error("%s", refused)
-        return Failed(message=refused)
+        return Outcome(None, refused)
     with run_lock(root):
         started = datetime.now(config.plan.tz).isoformat(timespec="microseconds")
         reader = make_source(source, config, registry)
         refs = reader.refs()
         logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
                     as_of)
-        futures = [read_and_extract.submit(reader, ref, layout, config) for ref in refs]
-        extractions = [future.result() for future in futures]
+        extractions = steps.read_all(reader, refs, layout, config)
         if units:
             expected = {u.code for u in config.units.units}
             extractions = [e for e in extractions if e.unit_code in expected]
         state = Path(state_dir) if state_dir else root / "state"
         moment = now or datetime.now(UTC)
         run_id = str(flow_run.get_id() or f"local-{moment:%Y%m%dT%H%M%S%f}")
-        checked = check_all(extractions, config, layout, as_of)
-        result = record_history(checked, config, as_of, state, run_id, moment)
+        checked = steps.check(extractions, config, layout, as_of)
+        result = steps.history(checked, config, as_of, state, run_id, moment)
         for line in reader.finish(result, as_of):
             logger.info("%s", line)
-        lines, failed = remind(result, config, as_of, state, reminders)
+        lines, failed = steps.remind(result, config, as_of, state, reminders)
         for line in lines:
             logger.info("%s", line)
         operations = reader.findings() + failed
@@ -365,8 +437,8 @@ def consolidate_flow(
                 "finished": datetime.now(config.plan.tz).isoformat(timespec="microseconds")}
         try:  # every file is written atomically: a failure leaves no half-written output
             target = _output_dir(root, dated, final, as_of, config, scope)
-            files = write_outputs(result, target, meta, config.catalogue)
-            report = write_report(result, config, layout, target, as_of, final, pdf)
+            files = steps.outputs(result, target, meta, config.catalogue)
+            report = steps.report(result, config, layout, target, as_of, final, pdf)
             files += [str(path) for path in report.paths()]
             if dated and not final and scope is None:  # a subset never replaces the town
                 point_latest(root, target)
@@ -375,8 +447,8 @@ def consolidate_flow(
         except OSError as exc:
             message = writing_failed(root, exc)
             logger.error("%s", message)
-            return Failed(message=message)
-        publish_artifacts(result, config, report)
+            return Outcome(None, message)
+        steps.publish(result, config, report)
     summary = run_summary(result, target, as_of, files)
     summary.lost_units = lost_units(extractions, result.chosen, config.catalogue)
     summary.trouble = trouble(result.findings)
@@ -392,5 +464,32 @@ def consolidate_flow(
               f"{', '.join(summary.lost_units)}; các đơn vị khác đã được tổng hợp."]
              if summary.lost_units else []) + summary.trouble)
         logger.error("%s", message)
-        return Failed(message=message, data=summary)
-    return summary
+        return Outcome(summary, message)
+    return Outcome(summary)
+
+
+@flow(name="consolidate", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def consolidate_flow(
+    source: str, out: str, as_of: date | None = None, config_dir: str | None = None,
+    registry: str | None = None, units: list[str] | None = None, final: bool = False,
+    dated: bool = False, state_dir: str | None = None, reminders: str = "dry-run",
+    now: datetime | None = None, pdf: bool = True,
+) -> RunSummary:
+    """Read every commune workbook (a folder of .xlsx, or `google`), check them all, write the
+    consolidated tables.
+
+    `units` limits the run to some unit codes; `final` writes the numbered, dated report into
+    `out/final/<as_of>/` and freezes it; `dated` (served runs) writes into `out/runs/<time>/`
+    and repoints `out/latest`. The audit history and the reminder log live in `state_dir`
+    (default `out/state`); `reminders` is `send`, `dry-run` (drafts as .eml files) or `off`;
+    `now` stands in for the clock in simulations; `pdf` asks LibreOffice for a PDF of the
+    report when it is installed. A run that could not read some unit ends
+    Failed, with every output written for the others.
+    """
+    outcome = run_consolidation(source, out, as_of, config_dir, registry, units, final, dated,
+                                state_dir, reminders, now, pdf, steps=Steps())
+    if outcome.failure and outcome.summary is None:  # refused, or nothing could be written
+        return Failed(message=outcome.failure)
+    if outcome.failure:
+        return Failed(message=outcome.failure, data=outcome.summary)
+    return outcome.summary

@@ -22,6 +22,8 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# the test server stops before the last log lines of the session would reach it
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 # A developer's own `prefect server start` must not take over the tests' runs; the tests of
 # that choice set it back to `auto`.
 os.environ["GIAMSAT_PREFECT"] = "ephemeral"
@@ -43,6 +45,14 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "shipped: a test of the shipped deployment in config/ (Hương Trà), "
                    "not of the code")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A real Prefect run costs seconds: every `prefect` test is also `slow`, so the inner loop
+    `pytest -m "not slow"` runs only the fast ones (CI runs everything)."""
+    for item in items:
+        if item.get_closest_marker("prefect") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 # --------------------------------------------------------------------------- configs
@@ -83,15 +93,64 @@ def layout(test_layout) -> Layout:
 
 
 @pytest.fixture(scope="session")
-def prefect_api():
-    """A throw-away Prefect API for the few tests that run a real flow."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory):
+    """One real `prefect server start` on loopback for the whole test run: the in-process flow
+    runs, the CLI subprocesses and the served deployments all use it, so no test pays for a
+    temporary server's start. Yields the environment that points at it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
 
-    with prefect_test_harness(server_startup_timeout=120), temporary_settings(
-        updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    ):
-        yield
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("the test Prefect server did not start") from None
+            time.sleep(0.3)
+    try:
+        yield dict(env, PREFECT_API_URL=url)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_server):
+    """The test server as this process's Prefect API (and its children's: a CLI subprocess
+    started by a test inherits it), for the tests that run a real flow."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    url = prefect_server["PREFECT_API_URL"]
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url,
+                                         PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield prefect_server
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 # --------------------------------------------------------------------------- workbooks

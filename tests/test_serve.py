@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from helpers import TEST_CONFIG_DIR
@@ -34,26 +33,6 @@ def wait_for(check, timeout: float, what: str):
             pass
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
-    env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_for(lambda: urllib.request.urlopen(f"{url}/health", timeout=2).status == 200, 120,
-                 "the Prefect server")
-        yield dict(env, PREFECT_API_URL=url)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_serve_registers_nightly_and_manual_and_runs_a_manual_run(prefect_server, tmp_path,

@@ -135,15 +135,14 @@ def test_a_reminder_that_cannot_be_sent_is_said_on_screen_with_exit_4(folders, c
 
 
 @pytest.mark.slow
-def test_as_a_command_a_damaged_history_prints_no_traceback(folders, tmp_path):
-    import os
+def test_as_a_command_a_damaged_history_prints_no_traceback(folders, prefect_server):
     import subprocess
     import sys
 
     source, out = folders
     (out / "state").mkdir(parents=True)
     (out / "state" / "history.sqlite").write_bytes(b"not a database")
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
+    env = dict(prefect_server, GIAMSAT_PREFECT="auto")
     done = subprocess.run([sys.executable, "-m", "flows", "consolidate", "--source", str(source),
                            "--out", str(out), "--no-pdf", "--config", str(TEST_CONFIG_DIR)],
                           capture_output=True, text=True, timeout=600, env=env)

@@ -46,7 +46,8 @@ def history(
             if key is not None and key not in (keys := store.known_keys(code)):
                 raise fail(f"[red]Đơn vị {code} không có ô “{key}” trong lịch sử.[/] Khoá có "
                            f"dạng chỉ tiêu|phân tổ|năm; các khoá của {code}: {_listing(keys)}.")
-            print_history(store, code, key, tz=config.plan.tz, console=console)
+            print_history(store, code, key, tz=config.plan.tz, console=console,
+                          catalogue=config.catalogue)
     except ConfigError as exc:
         print_problems(exc)
         raise typer.Exit(2) from None

@@ -51,7 +51,7 @@ def status_changes(history: History, unit: str,
 
 def print_history(history: History, unit: str, key: str | None = None,
                   tz: tzinfo | str = "Asia/Ho_Chi_Minh", console: Any = None,
-                  limit: int = 500) -> int:
+                  limit: int = 500, catalogue: Any = None) -> int:
     """Print the status timeline and the change log with rich; returns the rows shown."""
     from rich.console import Console
     from rich.markup import escape
@@ -69,6 +69,8 @@ def print_history(history: History, unit: str, key: str | None = None,
                              "có" if row["complete"] else "chưa",
                              "" if row["completeness"] is None else auto(row["completeness"]))
         console.print(timeline)
+        if catalogue is not None:  # the review transitions need the catalogue's words
+            print_reviews(history, unit, tz, console, catalogue)
     rows = history_table(history, unit, key, tz)
     title = f"Lịch sử thay đổi số liệu của {unit}" + (f", ô {key}" if key else "")
     table = Table(title=title, title_justify="left")
@@ -91,3 +93,30 @@ def print_history(history: History, unit: str, key: str | None = None,
     if not rows:
         console.print("Chưa có thay đổi nào được ghi nhận.")
     return min(len(rows), limit)
+
+
+def print_reviews(history: History, unit: str, tz: tzinfo | str, console: Any,
+                  words: Any) -> None:
+    """The unit's review transitions (every plan), when it has any."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from flows.core import review
+    from flows.store.review import ReviewStore
+
+    log = ReviewStore(history, None).unit_logs(unit).get(unit, [])
+    if not log:
+        return
+    local = zone(tz)
+    table = Table(title=f"Duyệt số liệu của {unit}", title_justify="left")
+    for header in ("Thời điểm", "Việc", "Từ", "Sang", "Người", "Lý do, ghi chú"):
+        table.add_column(header, no_wrap=header == "Thời điểm")
+    for step in log:
+        note = " — ".join(t for t in (step.reason, step.note) if t)
+        if step.changes:
+            note = review.edited_note(list(step.changes), words, local)
+        table.add_row(f"{step.at.astimezone(local):%d/%m/%Y %H:%M}",
+                      escape(review.word(words, step.action)),
+                      escape(review.word(words, step.from_state)),
+                      escape(review.word(words, step.to_state)), escape(step.by), escape(note))
+    console.print(table)

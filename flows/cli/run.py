@@ -116,8 +116,11 @@ def run_consolidate(config: Config, source: str, out: Path, as_of: date | None, 
                                state_dir=str(state) if state else None, reminders=reminders,
                                pdf=pdf, return_state=True)
     summary = outcome.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        err.print(f"[bold red]Lần chạy bị lỗi:[/] {escape(str(summary))}")
+    if isinstance(summary, BaseException) or summary is None:
+        # a run refused or unable to write has only its message (how Prefect hands a Failed
+        # state's result back depends on its result settings: an exception, or nothing)
+        message = str(summary) if isinstance(summary, BaseException) else outcome.message
+        err.print(f"[bold red]Lần chạy bị lỗi:[/] {escape(message or '')}")
         raise fail("Chạy lại với --verbose để xem nhật ký chi tiết.", 1)
     return summary
 

@@ -9,6 +9,8 @@ code, Google settings when Google is needed). Every mistake of every file is col
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from flows.config.base import ConfigError, load_yaml, parse_data
 from flows.config.catalogue import CATALOGUE_FILE, Catalogue, CatalogueFile, compile_catalogue
 from flows.config.form import Form, form_problems
 from flows.config.google import (
+    CREDENTIALS_ENV,
+    ENDPOINT_ENV,
     GoogleSettings,
     credentials_problems,
     folder_problems,
@@ -119,8 +123,26 @@ def _catalogue(dirs: tuple[Path, ...], rule_file: RuleFile | None,
     return compiled.with_rules(rule_file.rules if rule_file else [], collect.problems)
 
 
+_LOADED: dict[tuple, tuple[float, Config]] = {}
+_REUSE_S = 120.0  # a run loads the config in the CLI and again in the flow: once is enough
+
+
+def _fingerprint(folder: Path, needs: frozenset[str]) -> tuple:
+    """What a loaded config depends on: every file of the folder and of its template folders."""
+    stamps = []
+    for where in (folder, *template_dirs(folder)):
+        for path in sorted(where.iterdir()) if where.is_dir() else ():
+            if path.is_file():
+                info = path.stat()
+                stamps.append((str(path), info.st_mtime_ns, info.st_size))
+    # the credentials checks read these
+    env = tuple(os.environ.get(name, "") for name in (ENDPOINT_ENV, CREDENTIALS_ENV))
+    return (str(folder.resolve()), tuple(sorted(needs)), tuple(stamps), env)
+
+
 def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()) -> Config:
-    """Load and cross-check every file of one config folder.
+    """Load and cross-check every file of one config folder (a folder loaded a moment ago
+    whose files have not changed since is not parsed again).
 
     `need` adds what a command requires beyond the always-checked files: ``google`` (the
     Google source: google.yaml and its credentials), ``provision`` (also a real folder id) and
@@ -129,8 +151,6 @@ def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()
     Raises:
         ConfigError: every problem found, each naming its file and key.
     """
-    from flows.core.ruleset import compile_rules  # the expression parser lives with the checks
-
     needs = set(need)
     unknown = needs - NEEDS
     if unknown:
@@ -140,6 +160,19 @@ def load_config(directory: Path | str | None = None, *, need: Iterable[str] = ()
         raise ConfigError([f"{folder}: không có thư mục cấu hình này (cần các tệp form.yaml, "
                            "units.yaml, plan.yaml). Tạo một thư mục mới bằng: giamsat init "
                            "<thư mục>."])
+    key = _fingerprint(folder, frozenset(needs))
+    seen = _LOADED.get(key)
+    if seen is not None and time.monotonic() - seen[0] < _REUSE_S:
+        return seen[1]
+    config = _load(folder, needs)
+    _LOADED.clear()  # one folder at a time is what a process uses
+    _LOADED[key] = (time.monotonic(), config)
+    return config
+
+
+def _load(folder: Path, needs: set[str]) -> Config:
+    from flows.core.ruleset import compile_rules  # the expression parser lives with the checks
+
     collect = _Collector(folder)
     form: Form | None = collect.parse(Form, "form.yaml")
     units: Units | None = collect.parse(Units, "units.yaml")

@@ -3,9 +3,9 @@ runs it — in Prefect's ephemeral mode, against a running Prefect server, and t
 by the core alone without Prefect — in one run, each a fresh process, so the ratios compare
 like with like.
 
-"The same work" is reading, extracting, checking, the tables, findings.xlsx and the report
-(no PDF, no reminders); each mode runs twice and the second (warm) run is the figure, as a
-second run on an office machine would be.
+"The same work" is the whole run — reading, checks, the history, the tables, findings.xlsx and
+the report (no PDF, no reminders) — with its steps called plainly; each mode runs twice and the
+second (warm) run is the figure, as a second run on an office machine would be.
 """
 
 from __future__ import annotations
@@ -25,36 +25,13 @@ AS_OF = "2023-04-05"
 
 
 def core_run(source: str, out: str) -> None:
-    """The consolidation without Prefect: what the flow's tasks do, called directly."""
+    """The same run without Prefect: every step called plainly (`flows.consolidate.PlainSteps`)."""
     from datetime import date
 
-    from flows.config import load_config
-    from flows.core.consolidate import consolidate
-    from flows.core.extract import extract_workbook
-    from flows.core.findings import severity_words
-    from flows.core.layout import build_layout
-    from flows.outputs import names
-    from flows.outputs.findings_xlsx import write_findings_xlsx
-    from flows.outputs.report import render_report
-    from flows.outputs.tables import write_csv
-    from flows.sources.folder import FolderSource
+    from flows.consolidate import PlainSteps, run_consolidation
 
-    config = load_config()
-    layout = build_layout(config)
-    reader = FolderSource(Path(source), config)
-    units = config.units.by_code()
-    extractions = [extract_workbook(reader.read(ref), layout, units) for ref in reader.refs()]
-    as_of = date.fromisoformat(AS_OF)
-    result = consolidate(extractions, config, layout, as_of, config.rules)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in ((names.VALUES, result.values), (names.LISTS, result.lists),
-                        (names.STATUS, result.status), (names.REPORTING, result.reporting),
-                        (names.FINDINGS, severity_words(result.findings, config.catalogue))):
-        write_csv(folder / name, frame)
-    write_findings_xlsx(folder / names.FINDINGS_XLSX, result.findings, result.status,
-                        config.catalogue)
-    render_report(result, config, layout, folder, as_of, final=False, pdf=False)
+    run_consolidation(source, out, date.fromisoformat(AS_OF), reminders="off", pdf=False,
+                      steps=PlainSteps())
 
 
 def _free_port() -> int:
