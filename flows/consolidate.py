@@ -43,6 +43,7 @@ from flows.notify import send_reminders
 from flows.outputs import names
 from flows.outputs.findings_xlsx import write_findings_xlsx
 from flows.outputs.report import ReportFiles, render_report, summary_markdown
+from flows.outputs.review_xlsx import write_review_xlsx
 from flows.outputs.rundirs import (
     freeze,
     new_run_dir,
@@ -55,6 +56,7 @@ from flows.sources.base import Source
 from flows.sources.folder import FolderSource
 from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
 from flows.store.review import review_night
+from flows.store.review_workbook import take_review_workbook
 
 
 @dataclass
@@ -156,6 +158,14 @@ def record_history(checked: Checked, config: Config, as_of: date, state_dir: Pat
                                   problems + disagree + late), config, state_dir, run_id, now)
 
 
+def apply_review_workbook(root: Path, config: Config, state_dir: Path,
+                          moment: datetime) -> list[Finding]:
+    """The decisions the office typed in `<out>/duyet.xlsx` (the review workbook of an earlier
+    run, filled in and put back there), applied before tonight's review; the refused ones as
+    findings. The logic is `flows.store.review_workbook`'s."""
+    return take_review_workbook(root / names.REVIEW_XLSX, config, state_dir, moment)
+
+
 def _use_history(state_dir: Path, work) -> tuple[object | None, list[Finding]]:
     """Run `work(history)`; a history that cannot be used is never lost nor silently restarted.
 
@@ -225,6 +235,8 @@ def write_outputs(result: Consolidated, out_dir: Path, meta: dict, catalogue) ->
         write_csv(out_dir / names.REPORTING, result.reporting),
         write_findings_xlsx(out_dir / names.FINDINGS_XLSX, result.findings, result.status,
                             catalogue, meta.get("scope", "")),
+        write_review_xlsx(out_dir / names.REVIEW_XLSX, result.status, result.findings,
+                          catalogue, meta.get("plan", ""), str(meta.get("started", ""))),
         write_json(out_dir / names.RUN_JSON, meta),
     ]
     return [str(path) for path in written]
@@ -414,13 +426,14 @@ def run_consolidation(
         moment = now or datetime.now(UTC)
         run_id = str(flow_run.get_id() or f"local-{moment:%Y%m%dT%H%M%S%f}")
         checked = steps.check(extractions, config, layout, as_of)
+        decided = apply_review_workbook(root, config, state, moment)
         result = steps.history(checked, config, as_of, state, run_id, moment)
         for line in reader.finish(result, as_of):
             logger.info("%s", line)
         lines, failed = steps.remind(result, config, as_of, state, reminders)
         for line in lines:
             logger.info("%s", line)
-        operations = reader.findings() + failed
+        operations = reader.findings() + failed + decided
         if not refs:  # say it plainly, not with a report of empty tables
             operations.append(Finding("source-empty", {"source": reader.label},
                                       key="source-empty"))
@@ -428,7 +441,8 @@ def run_consolidation(
         if operations:
             result = replace(result, findings=append_findings(result.findings, operations,
                                                               config.catalogue))
-        meta = {"as_of": as_of.isoformat(), "source": reader.label, "form": config.form.id,
+        meta = {"as_of": as_of.isoformat(), "source": reader.label, "plan": config.plan.name,
+                "form": config.form.id,
                 "form_version": config.form.version, "workbooks": len(refs),
                 "units": list(scope.codes) if scope else "all",
                 "scope": subset_title(config, scope), "final": final,

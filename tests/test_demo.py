@@ -57,6 +57,7 @@ def found(findings) -> set[tuple]:
             for f in findings.itertuples()}
 
 
+@pytest.mark.slow
 def test_the_demo_shows_the_planted_problems_and_nothing_else(shipped_config, tmp_path):
     findings = demo_findings(shipped_config, tmp_path, seed=2023)
     assert found(findings) == PLANTED

@@ -291,6 +291,7 @@ def test_faults_quota_and_a_deleted_sheet_never_stop_the_run(make_world, tmp_pat
 # --------------------------------------------------------------------------- provisioning
 
 
+@pytest.mark.slow
 def test_rerunning_provision_creates_nothing_and_a_new_unit_gets_only_its_sheet(make_world):
     world = make_world()
     world.emulator.reset_counts()

@@ -238,6 +238,7 @@ def test_upper_case_and_macro_enabled_names_read_exactly_like_xlsx(original, tes
     assert values_of(copy, test_config).equals(values_of(original, test_config))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice Calc (soffice) is not installed")
 @pytest.mark.parametrize("fmt", ["ods", "xls"])
 def test_a_workbook_saved_by_libreoffice_calc_reads_exactly_like_the_xlsx(original, test_config,
@@ -280,6 +281,7 @@ def test_a_cell_typed_at_xfd1048576_is_reported_and_the_form_still_read(test_con
     assert extraction.values.equals(clean.values)
 
 
+@pytest.mark.slow
 def test_a_million_rows_cost_seconds_not_minutes(test_config, tmp_path):
     sheet, _ = cell_of(test_config, "D1||")
     rows = "".join(f'<row r="{r}"><c r="B{r}"><v>{r}</v></c></row>'

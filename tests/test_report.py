@@ -175,6 +175,7 @@ def test_header_block_number_date_title_and_signature(draft, config):
     assert all(p.style.font.bold for p in signer)
 
 
+@pytest.mark.slow
 @pytest.mark.shipped
 def test_the_shipped_report_is_headed_for_huong_tra(shipped_config, shipped_layout, tmp_path):
     """The shipped deployment's report metadata (config/plan.yaml) in the header block, the
@@ -569,6 +570,7 @@ def test_each_units_problems_are_listed_in_an_appendix_table(content):
                           "(findings.xlsx) gửi các đơn vị.")
 
 
+@pytest.mark.slow
 def test_the_demo_report_body_has_no_z_scores_medians_or_cell_addresses(config, layout,
                                                                         tmp_path):
     """The demo's findings speak of z-scores, medians and cells, for the communes that fix
@@ -706,6 +708,7 @@ def test_template_is_reproducible_and_committed(tmp_path):
 @pytest.mark.skipif(shutil.which("soffice") is None,
                     reason="LibreOffice (soffice) không có trên máy này: "
                            "apt-get install libreoffice-writer-nogui fonts-liberation")
+@pytest.mark.slow
 def test_pdf_with_libreoffice(result, final_config, layout, tmp_path):
     files = render_report(result, final_config, layout, tmp_path, AS_OF, final=True)
     assert files.pdf is not None and files.note == ""

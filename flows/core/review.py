@@ -12,6 +12,7 @@ mark edits after approval, fix and reopen findings; they never approve nor accep
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
@@ -405,3 +406,191 @@ def refusal_message(catalogue: Any, refused: Refused) -> str:
               for k, v in refused.params.items()}
     words = catalogue.render(refused.code, params)
     return f"{words.message} {words.instruction}".strip()
+
+
+# --------------------------------------------------------------------------- what is still open
+
+
+def _state_words(catalogue: Any, codes: Iterable[str]) -> set[str]:
+    return {word(catalogue, code) for code in codes} | set(codes)
+
+
+def finding_parts(findings: pd.DataFrame, catalogue: Any
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(open, explained, closed) of a findings table with a `state` column (its words or codes).
+
+    Closed: accepted, fixed, false positive — not highlighted, not in reminders. Explained: the
+    commune answered and waits for the office. Everything else (no state: the run's own problems,
+    or no history) is open.
+    """
+    if "state" not in findings or findings.empty:
+        return findings, findings.iloc[0:0], findings.iloc[0:0]
+    state = findings["state"].fillna("").astype(str)
+    closed = state.isin(_state_words(catalogue, CLOSED))
+    explained = state.isin(_state_words(catalogue, (EXPLAINED,)))
+    return findings[~closed & ~explained], findings[explained], findings[closed]
+
+
+def still_open(findings: pd.DataFrame, catalogue: Any) -> pd.DataFrame:
+    """The findings nobody has closed (open and explained), in their order."""
+    _, _, closed = finding_parts(findings, catalogue)
+    return findings.drop(index=closed.index)
+
+
+# --------------------------------------------------------------------------- the review workbook
+
+UNITS_TABLE, FINDINGS_TABLE = "units", "findings"
+UNIT_CHOICES = (APPROVE, RETURN, REOPEN)
+FINDING_CHOICES = (ACCEPT, REJECT, DISMISS)
+# (field, the catalogue text of its header); `decision`, `text`, `by` are typed by the office.
+UNIT_COLUMNS = (("unit", "duyet-col-unit"), ("name", "duyet-col-name"),
+                ("state", "duyet-col-review-state"), ("last", "duyet-col-last"),
+                ("decision", "duyet-col-decision"), ("text", "duyet-col-reason"),
+                ("by", "duyet-col-by"))
+FINDING_COLUMNS = (("finding", "duyet-col-finding"), ("unit", "duyet-col-unit"),
+                   ("cell", "duyet-col-cell"), ("severity", "duyet-col-severity"),
+                   ("message", "duyet-col-message"), ("state", "duyet-col-state"),
+                   ("explanation", "duyet-col-explanation"),
+                   ("decision", "duyet-col-decision"), ("text", "duyet-col-note"),
+                   ("by", "duyet-col-by"))
+TOKEN_MARK = "giamsat-duyet"  # A1 of the workbook's hidden tab; B1 holds its token
+HEADER_ROW = 4  # 1-based row of each table's header (title, help, blank line above)
+
+
+@dataclass(frozen=True)
+class ReviewTable:
+    """One tab of the review workbook: its title, header and rows, and the dropdown."""
+
+    table: str
+    sheet: str
+    title: str
+    header: list[str]
+    rows: list[list[Any]]
+    choices: list[str]
+    decision_column: int  # 1-based
+
+
+def _choices(catalogue: Any, actions: Iterable[str]) -> dict[str, str]:
+    return {catalogue.text(f"decision-{a}"): a for a in actions}
+
+
+def needs_decision(findings: pd.DataFrame, catalogue: Any) -> pd.DataFrame:
+    """Findings the office may decide on: tracked, warnings and errors, open or explained."""
+    tracked = tracked_findings(findings)
+    if tracked.empty or "state" not in tracked:
+        return tracked.iloc[0:0]
+    state = tracked["state"].fillna("").astype(str)
+    keep = state.isin(_state_words(catalogue, (OPEN, EXPLAINED))) \
+        & tracked["severity"].isin(("error", "warning"))
+    return tracked[keep]
+
+
+def review_tables(status: pd.DataFrame, findings: pd.DataFrame, catalogue: Any,
+                  plan: str) -> tuple[ReviewTable, ReviewTable]:
+    """The two tabs of `duyet.xlsx`: every unit with its review state, and the findings that
+    need a decision."""
+    def header(columns: tuple) -> list[str]:
+        return [catalogue.text(key) for _, key in columns]
+
+    units = []
+    for r in status.to_dict("records"):
+        at = r.get("reviewed_at") or ""
+        last = ""
+        if at:
+            last = catalogue.text("duyet-last", by=r.get("reviewed_by") or "",
+                                  at=datetime.fromisoformat(str(at)),
+                                  note=r.get("review_note") or "")
+        units.append([r["unit_code"], r.get("unit_name", ""), r.get("review_state") or "",
+                      last, None, None, None])
+    rows = []
+    severities = getattr(catalogue, "severities", {})
+    for f in needs_decision(findings, catalogue).itertuples(index=False):
+        where = ", ".join(str(p) for p in (f.sheet, f.cell) if isinstance(p, str) and p)
+        rows.append([f.finding_id, f.unit_code, where,
+                     str(severities.get(f.severity, f.severity)), f.message, f.state,
+                     getattr(f, "explanation", "") or "", None, None, None])
+    return (
+        ReviewTable(UNITS_TABLE, catalogue.text("duyet-sheet-units"),
+                    catalogue.text("duyet-title-units", plan=plan), header(UNIT_COLUMNS),
+                    units, list(_choices(catalogue, UNIT_CHOICES)), 5),
+        ReviewTable(FINDINGS_TABLE, catalogue.text("duyet-sheet-findings"),
+                    catalogue.text("duyet-title-findings", plan=plan),
+                    header(FINDING_COLUMNS), rows, list(_choices(catalogue, FINDING_CHOICES)),
+                    8),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of the review workbook with a decision typed in it."""
+
+    table: str  # UNITS_TABLE or FINDINGS_TABLE
+    subject: str  # the unit code or the finding id, as typed
+    choice: str  # the decision as typed
+    action: str  # its action code, "" when it is none of the choices
+    text: str  # the reason or note
+    by: str  # who, "" when not typed
+    sheet: str
+    row: int  # 1-based, as the spreadsheet shows it
+
+    def key(self, token: str) -> str:
+        """The same decision from the same workbook, however often the file is copied back."""
+        return f"duyet:{token}:{self.table}:{self.subject}:{self.action}"[:200]
+
+
+def _typed(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _header_row(rows: list[list[Any]], catalogue: Any, columns: tuple, subject: str
+                ) -> tuple[int, dict[str, int]] | None:
+    """The 0-based row of a table's header and the column of each field, within the first
+    rows; the units table is the one whose header has no finding id column."""
+    want = {catalogue.text(key).casefold(): name for name, key in columns}
+    finding = catalogue.text("duyet-col-finding").casefold()
+    for r, row in enumerate(rows[:20]):
+        typed = [_typed(v).casefold() for v in row]
+        found = {want[v]: c for c, v in enumerate(typed) if v in want}
+        if subject in found and "decision" in found and (
+                subject == "finding" or finding not in typed):
+            return r, found
+    return None
+
+
+def read_decisions(sheets: Iterable[tuple[str, list[list[Any]]]], catalogue: Any
+                   ) -> tuple[str, list[Decision]]:
+    """The token and the decisions of a filled review workbook, from its plain grids.
+
+    Each table is found by its header row (any tab, any column order), so a renamed tab or a
+    moved column still reads; rows without a decision are skipped.
+    """
+    token, decisions = "", []
+    tables = ((UNITS_TABLE, UNIT_COLUMNS, "unit", UNIT_CHOICES),
+              (FINDINGS_TABLE, FINDING_COLUMNS, "finding", FINDING_CHOICES))
+    for title, rows in sheets:
+        if rows and rows[0] and _typed(rows[0][0]) == TOKEN_MARK:
+            token = _typed(rows[0][1]) if len(rows[0]) > 1 else ""
+            continue
+        for table, columns, subject, actions in tables:
+            header = _header_row(rows, catalogue, columns, subject)
+            if header is None:
+                continue
+            r, found = header
+            choices = {k.casefold(): a for k, a in _choices(catalogue, actions).items()}
+
+            def cell(line: list[Any], name: str, at: dict[str, int] = found) -> str:
+                c = at.get(name)
+                return _typed(line[c]) if c is not None and c < len(line) else ""
+
+            for n, line in enumerate(rows[r + 1:], start=r + 2):
+                choice = cell(line, "decision")
+                if not choice:
+                    continue
+                decisions.append(Decision(
+                    table, cell(line, subject), choice, choices.get(choice.casefold(), ""),
+                    cell(line, "text"), cell(line, "by"), title, n))
+    return token, decisions

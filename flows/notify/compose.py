@@ -22,6 +22,7 @@ import pandas as pd
 
 from flows.config import Config, Plan
 from flows.config.reminders import ReminderSettings
+from flows.core import review
 from flows.core.consolidate import UNREADABLE
 from flows.core.findings import ERROR
 from flows.core.vnformat import long_date, percent, short_date
@@ -37,14 +38,41 @@ def due_offset(as_of: date, plan: Plan, offsets: list[int]) -> int | None:
     return offset if offset in offsets else None
 
 
-def needs_reminder(row: Mapping[str, Any]) -> bool:
-    return not bool(row.get("complete")) or int(row.get("errors") or 0) > 0
+def returned_reason(row: Mapping[str, Any], catalogue: Any) -> str | None:
+    """The office's reason when it returned the unit's numbers (None when not returned)."""
+    if catalogue is None or row.get("review_state") != review.word(catalogue, review.RETURNED):
+        return None
+    return str(row.get("review_note") or "")
 
 
-def state_hash(row: Mapping[str, Any], findings: pd.DataFrame) -> str:
-    """What the unit's reminder would say, in 16 hex digits: completeness and its errors."""
-    errors = sorted(findings.loc[findings["severity"] == ERROR, "finding_id"].astype(str))
-    state = {"completeness": round(float(row.get("completeness") or 0), 1), "errors": errors}
+def _to_fix(findings: pd.DataFrame, catalogue: Any) -> pd.DataFrame:
+    """The findings the commune still has to act on: neither closed nor explained."""
+    return review.finding_parts(findings, catalogue)[0] if catalogue is not None else findings
+
+
+def needs_reminder(row: Mapping[str, Any], findings: pd.DataFrame | None = None,
+                   catalogue: Any = None) -> bool:
+    """Not complete, errors still to fix, or returned by the office. With `findings`, only
+    the errors nobody closed or explained count."""
+    if returned_reason(row, catalogue) is not None:
+        return True
+    if findings is None:
+        errors = int(row.get("errors") or 0)
+    else:
+        errors = int((_to_fix(findings, catalogue)["severity"] == ERROR).sum())
+    return not bool(row.get("complete")) or errors > 0
+
+
+def state_hash(row: Mapping[str, Any], findings: pd.DataFrame, catalogue: Any = None) -> str:
+    """What the unit's reminder would say, in 16 hex digits: completeness, the errors to fix
+    and, for a returned unit, the office's reason."""
+    shown = _to_fix(findings, catalogue)
+    errors = sorted(shown.loc[shown["severity"] == ERROR, "finding_id"].astype(str))
+    state: dict[str, Any] = {"completeness": round(float(row.get("completeness") or 0), 1),
+                             "errors": errors}
+    returned = returned_reason(row, catalogue)
+    if returned is not None:
+        state["returned"] = returned
     return hashlib.sha1(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -69,6 +97,10 @@ def _read_time(row: Mapping[str, Any], config: Config, as_of: date) -> str:
     return f"đọc lúc {moment:%H:%M} ngày {moment:%d/%m/%Y}"
 
 
+def _where(f: Any) -> str:
+    return f"Trang “{f.sheet}”, ô {f.cell}: " if f.sheet and f.cell else ""
+
+
 @dataclass
 class _Content:
     """The facts of one reminder, rendered twice (text and HTML)."""
@@ -80,6 +112,8 @@ class _Content:
     missing: list[str]
     errors: list[str]
     more_errors: int
+    explained_title: str
+    explained: list[str]
     link: str
     closing: list[str]
     signature: str
@@ -92,11 +126,17 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
     done_label = config.form.choices["trang_thai"][1]
     _, how_far = _when(as_of, plan.deadline)
     sender = settings.sender if settings else "Phòng LĐTBXH"
+    words = config.catalogue
+    all_findings = findings
+    findings, explained, _ = review.finding_parts(findings, words)
     state = []
+    returned = returned_reason(row, words)
+    if returned is not None:
+        state.append(words.text("reminder-returned", reason=returned))
     if not bool(row.get("found", True)):
         state.append("Chưa nhận được bảng tính của đơn vị (chưa có số liệu).")
     elif row.get("access") == UNREADABLE:
-        unreadable = findings.loc[findings["rule"] == "unreadable-file", "message"]
+        unreadable = all_findings.loc[all_findings["rule"] == "unreadable-file", "message"]
         why = f" {unreadable.iloc[0]}" if len(unreadable) else ""
         state.append(f"Hệ thống không mở được bảng tính của đơn vị nên chưa đọc được số liệu."
                      f"{why} Xin kiểm tra tệp và gửi lại.")
@@ -109,9 +149,11 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
     limit = settings.max_cells if settings else 15
     errors = []
     for f in wrong.head(limit).itertuples():
-        where = f"Trang “{f.sheet}”, ô {f.cell}: " if f.sheet and f.cell else ""
         todo = f" → {f.instruction}" if f.instruction else ""
-        errors.append(f"{where}{f.message}{todo}")
+        errors.append(f"{_where(f)}{f.message}{todo}")
+    answered = [words.text("reminder-explained-item", where=_where(f), message=f.message,
+                           explanation=getattr(f, "explanation", "") or "")
+                for f in explained.itertuples()]
     contact = settings.contact if settings and settings.contact else ""
     if not contact:  # fall back to whoever answers replies
         reply = [settings.reply_to] if settings and settings.reply_to else []
@@ -122,6 +164,7 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
                 f"{long_date(plan.deadline)} ({how_far}).",
         state_title=f"Tình hình biểu của {unit.full_name} ({_read_time(row, config, as_of)}):",
         state=state, missing=missing, errors=errors, more_errors=max(len(wrong) - limit, 0),
+        explained_title=words.text("reminder-explained-title"), explained=answered,
         link=str(row.get("link") or ""),
         closing=[f"Khi đã nhập đủ và sửa hết lỗi, xin chọn “{done_label}” ở ô trạng thái và "
                  "ghi ngày hoàn thành.",
@@ -137,6 +180,8 @@ def _text(c: _Content) -> str:
         lines += ["", "Các ô đang báo lỗi, cần sửa:", *[f"- {e}" for e in c.errors]]
         if c.more_errors:
             lines.append(f"- … và {c.more_errors} lỗi khác (xem trong bảng tính).")
+    if c.explained:
+        lines += ["", c.explained_title, *[f"- {e}" for e in c.explained]]
     if c.link:
         lines += ["", f"Mở bảng tính của đơn vị: {c.link}"]
     lines += ["", *c.closing, "", c.signature, "",
@@ -156,6 +201,8 @@ def _html(c: _Content) -> str:
     if c.errors:
         more = [f"… và {c.more_errors} lỗi khác (xem trong bảng tính)."] if c.more_errors else []
         parts += ["<p><b>Các ô đang báo lỗi, cần sửa:</b></p>", items(c.errors + more)]
+    if c.explained:
+        parts += [f"<p><b>{html.escape(c.explained_title)}</b></p>", items(c.explained)]
     if c.link:
         link = html.escape(c.link, quote=True)
         parts.append(f'<p><a href="{link}">Mở bảng tính của đơn vị</a></p>')
@@ -185,7 +232,8 @@ def compose(unit_row: Mapping[str, Any], findings_for_unit: pd.DataFrame, config
     content = _content(unit_row, findings_for_unit, config, as_of, settings)
     when, _ = _when(as_of, config.plan.deadline)
     filled = percent(float(unit_row.get("completeness") or 0))
-    errors = int((findings_for_unit["severity"] == ERROR).sum())
+    to_fix = _to_fix(findings_for_unit, config.catalogue)
+    errors = int((to_fix["severity"] == ERROR).sum())
     tail = f"đã nhập {filled}" + (f", còn {errors} lỗi cần sửa" if errors else "")
     message = EmailMessage(policy=SMTP_POLICY)
     _encoded_header(message, "Subject", f"[Nhắc báo cáo] {unit.full_name}: {when} — {tail}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from flows.config import Config
 from flows.config.reminders import ReminderSettings, smtp_password
 from flows.core.consolidate import Consolidated
+from flows.core.review import still_open
 from flows.notify.compose import compose, due_offset, needs_reminder, state_hash
 from flows.notify.sentlog import LOG_FILE, SentLog
 from flows.outputs.atomic import write_bytes
@@ -110,15 +111,16 @@ def send_reminders(result: Consolidated, config: Config, as_of: date, state_dir:
     sent: list[SentReminder] = []
     for row in result.status.to_dict("records"):
         code = row["unit_code"]
-        if code not in units or not needs_reminder(row):
+        # accepted, fixed and false-positive findings are never repeated to the commune
+        mine = still_open(findings[findings["unit_code"] == code], config.catalogue)
+        if code not in units or not needs_reminder(row, mine, config.catalogue):
             continue
-        mine = findings[findings["unit_code"] == code]
         message = compose(row, mine, config, as_of, settings)
         to, cc = list(units[code].emails), [a for a in config.units.staff_emails
                                            if a not in units[code].emails]
         report = SentReminder(code, to, str(message["Subject"]), "", cc)
         sent.append(report)
-        state = state_hash(row, mine)
+        state = state_hash(row, mine, config.catalogue)
         message["X-Giamsat-State"] = state
         skip = log.skip_reason(code, config.plan.deadline, day, state)
         if skip:

@@ -2,10 +2,10 @@
 
 VALUES, LISTS, FINDINGS, STATUS, REPORTING = (
     "values.csv", "lists.csv", "findings.csv", "status.csv", "reporting.csv")
-FINDINGS_XLSX, RUN_JSON = "findings.xlsx", "run.json"
+FINDINGS_XLSX, RUN_JSON, REVIEW_XLSX = "findings.xlsx", "run.json", "duyet.xlsx"
 DOCX, HTML, APPENDIX_XLSX, PDF = "bao-cao.docx", "report.html", "phu-luc.xlsx", "bao-cao.pdf"
 CHARTS = {"completeness": "bieu-do-hoan-thanh.png", "trends": "bieu-do-xu-huong.png"}
 STATE = "state"
 
-ALL = frozenset({VALUES, LISTS, FINDINGS, STATUS, REPORTING, FINDINGS_XLSX, RUN_JSON, DOCX, HTML,
-                 APPENDIX_XLSX, PDF, *CHARTS.values()})
+ALL = frozenset({VALUES, LISTS, FINDINGS, STATUS, REPORTING, FINDINGS_XLSX, RUN_JSON,
+                 REVIEW_XLSX, DOCX, HTML, APPENDIX_XLSX, PDF, *CHARTS.values()})

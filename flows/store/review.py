@@ -182,14 +182,15 @@ class ReviewStore:
         return core.state_of(log[-1] if log else None)
 
     def decide_unit(self, unit: str, action: str, by: str, at: datetime, reason: str = "",
-                    note: str = "") -> UnitTransition:
+                    note: str = "", run_id: str = "") -> UnitTransition:
         """The office's decision on a unit, checked against its current state and open errors;
         `core.Refused` when it is not allowed (nothing written)."""
         with self._write() as conn:
             log = self._unit_logs(conn, unit).get(unit, [])
             errors = core.open_errors(self._finding_states(conn, unit).values(), unit)
             step = core.unit_step(core.state_of(log[-1] if log else None), action, unit=unit,
-                                  by=by, at=at, reason=reason, note=note, open_errors=errors)
+                                  by=by, at=at, reason=reason, note=note, open_errors=errors,
+                                  run_id=run_id)
             conn.execute(units_table.insert(), [_unit_row(step, self._require_period())])
         return step
 
@@ -223,7 +224,7 @@ class ReviewStore:
 
     def decide_finding(self, finding_id: str, action: str, by: str, at: datetime,
                        reason: str = "", note: str = "", explanation: str = "",
-                       actor: str = core.OFFICE) -> FindingTransition:
+                       actor: str = core.OFFICE, run_id: str = "") -> FindingTransition:
         """A decision on one finding (the office's, or a commune's explanation); `KeyError`
         when the period has no such finding, `core.Refused` when it is not allowed."""
         with self._write() as conn:
@@ -232,7 +233,7 @@ class ReviewStore:
                 raise KeyError(finding_id)
             step = core.finding_step(known.state, action, finding_id=finding_id, by=by, at=at,
                                      actor=actor, reason=reason, note=note,
-                                     explanation=explanation)
+                                     explanation=explanation, run_id=run_id)
             self._append_findings(conn, [], [step], {finding_id: known})
         return step
 
@@ -255,6 +256,17 @@ class ReviewStore:
                 f.period == period, f.finding_id == step.finding_id)).values(
                 state=after.state, state_changed=after.state_changed,
                 explanation=after.explanation, decided_by=after.decided_by, note=after.note))
+
+    def applied(self, run_ids: list[str]) -> set[str]:
+        """Which of these run ids (a review workbook's decision keys) the logs already hold."""
+        if not run_ids:
+            return set()
+        with self._read() as conn:
+            found = set(conn.execute(select(units_table.c.run_id).where(
+                units_table.c.run_id.in_(run_ids))).scalars())
+            found |= set(conn.execute(select(finding_log_table.c.run_id).where(
+                finding_log_table.c.run_id.in_(run_ids))).scalars())
+        return found
 
     def _require_period(self) -> str:
         if self.period is None:

@@ -154,7 +154,7 @@ class GoogleSource:
             row = status.loc[code].to_dict() if code in status.index else {}
             flags = unit_flags(str(row.get("unit_name", code)), findings, row,
                                self._used[code].sheet_ids, self.layout, previous, now,
-                               self.config.catalogue.severities)
+                               self.config.catalogue.severities, self.config.catalogue)
             if flags.hash == previous.hash:
                 counts["unchanged"] += 1
             else:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import Layout, make_key
+from flows.core.review import finding_parts, still_open
 from flows.core.vnformat import percent
 from flows.sources.google.render import (
     CELL_FIELDS,
@@ -113,10 +114,23 @@ class Flags:
 
 def unit_flags(unit_name: str, findings: pd.DataFrame, status: dict[str, Any],
                sheet_ids: dict[str, int], layout: Layout, previous: FlagState,
-               now: datetime, labels: dict[str, str] | None = None) -> Flags:
-    """The results tab of one unit: summary lines, then one row per finding.
+               now: datetime, labels: dict[str, str] | None = None,
+               catalogue: Any = None) -> Flags:
+    """The results tab of one unit: summary lines, then one row per finding still open.
 
-    `labels` are the severity words of the catalogue (error → "lỗi")."""
+    `labels` are the severity words of the catalogue (error → "lỗi"). With the `catalogue`,
+    findings the office accepted or marked false positive (and fixed ones) are neither listed
+    nor highlighted; the summary counts them apart in one sentence.
+    """
+    closed = findings.iloc[0:0]
+    if catalogue is not None:
+        closed = finding_parts(findings, catalogue)[2]
+        findings = still_open(findings, catalogue)
+    errors = int(status.get("errors") or 0) - int((closed["severity"] == ERROR).sum())
+    warnings = int(status.get("warnings") or 0) - int((closed["severity"] == WARNING).sum())
+    counts = f"Lỗi: {errors}. Cảnh báo: {warnings}."
+    if len(closed):
+        counts += " " + catalogue.text("results-closed", count=len(closed))
     stamp = f"{now:%H:%M %d/%m/%Y}"
     first_seen = {fid: previous.first_seen.get(fid, stamp) for fid in findings["finding_id"]}
     state = str(status.get("timeliness", ""))
@@ -128,7 +142,7 @@ def unit_flags(unit_name: str, findings: pd.DataFrame, status: dict[str, Any],
          "liệu (ô nền vàng), không sửa trang này."],
         [f"Tình trạng: {state}. Đã nhập {percent(float(status.get('completeness') or 0))} ô bắt "
          f"buộc ({status.get('required_filled', 0)}/{status.get('required_total', 0)})."],
-        [f"Lỗi: {status.get('errors', 0)}. Cảnh báo: {status.get('warnings', 0)}."],
+        [counts],
         [],
         list(HEADER),
     ]
