@@ -179,10 +179,19 @@ def make_workbook(config, tmp_path):
         unit = config.units.by_code()[code]
         path = (folder or tmp_path) / (name or f"{code}.xlsx")
         values = answers_for(config, code) if answers is None else answers
-        write_template(build_layout(config, unit), path, values)
+        key = (str(config.directory), code, repr(sorted(values.items(), key=repr)))
+        if key not in _WRITTEN:  # the same workbook, written once per test run
+            scratch = path.with_name(f".{path.name}.first")
+            write_template(build_layout(config, unit), scratch, values)
+            _WRITTEN[key] = scratch.read_bytes()
+            scratch.unlink()
+        path.write_bytes(_WRITTEN[key])
         return path
 
     return make
+
+
+_WRITTEN: dict[tuple, bytes] = {}
 
 
 # --------------------------------------------------------------------------- loopback services
