@@ -380,6 +380,12 @@ def test_finding_commands_and_their_refusals(cli, reviewed, tmp_path):
     assert "Cần ghi lý do khi từ chối" in cli("finding", fid, "--reject", " ", *common,
                                               code=2).output
     cli("finding", fid, "--reject", "Có áp dụng", *common, code=0)
+    shown = cli("history", "P02", *common, code=0).output  # P02's finding, beside its values
+    decisions = shown[shown.index("Quyết định về các phát hiện của P02"):
+                      shown.index("Lịch sử thay đổi số liệu của P02")]
+    said = " ".join(decisions.replace("│", " ").split())
+    # two decisions: marked a false positive, then rejected back to "mới" with its reason
+    assert decisions.count(fid) == 2 and "mới Phòng LĐTBXH Có áp dụng" in said
     unknown = cli("finding", "ffffffffffff", "--accept", *common, code=2)
     assert "Không có phát hiện mã “ffffffffffff”" in unknown.output
     nowhere = cli("review", "--list", "--state", tmp_path / "trong", "--config",

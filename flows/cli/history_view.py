@@ -71,6 +71,7 @@ def print_history(history: History, unit: str, key: str | None = None,
         console.print(timeline)
         if catalogue is not None:  # the review transitions need the catalogue's words
             print_reviews(history, unit, tz, console, catalogue)
+            print_decisions(history, unit, tz, console, catalogue)
     rows = history_table(history, unit, key, tz)
     title = f"Lịch sử thay đổi số liệu của {unit}" + (f", ô {key}" if key else "")
     table = Table(title=title, title_justify="left")
@@ -118,5 +119,34 @@ def print_reviews(history: History, unit: str, tz: tzinfo | str, console: Any,
         table.add_row(f"{step.at.astimezone(local):%d/%m/%Y %H:%M}",
                       escape(review.word(words, step.action)),
                       escape(review.word(words, step.from_state)),
+                      escape(review.word(words, step.to_state)), escape(step.by), escape(note))
+    console.print(table)
+
+
+def print_decisions(history: History, unit: str, tz: tzinfo | str, console: Any,
+                    words: Any) -> None:
+    """What happened to the unit's findings: explained, accepted, rejected, fixed, reopened —
+    every transition after the first sighting, oldest first."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from flows.core import review
+    from flows.store.review import ReviewStore
+
+    store = ReviewStore(history, None)
+    mine = store.finding_states(unit)
+    log = store.finding_log()
+    if log.empty or not mine:
+        return
+    log = log[log["finding_id"].isin(list(mine)) & (log["from_state"] != "")]
+    if log.empty:
+        return
+    local = zone(tz)
+    table = Table(title=f"Quyết định về các phát hiện của {unit}", title_justify="left")
+    for header in ("Thời điểm", "Phát hiện", "Sang", "Người", "Lý do, ghi chú"):
+        table.add_column(header, no_wrap=header in ("Thời điểm", "Phát hiện"))
+    for step in log.itertuples():
+        note = " — ".join(str(t) for t in (step.reason, step.note, step.explanation) if t)
+        table.add_row(f"{step.at.astimezone(local):%d/%m/%Y %H:%M}", escape(step.finding_id),
                       escape(review.word(words, step.to_state)), escape(step.by), escape(note))
     console.print(table)
