@@ -439,6 +439,28 @@ def test_sentences_change_highest_lowest_and_free_text(draft, result, config):
         "(findings.xlsx) gửi các đơn vị.")
 
 
+def test_what_the_office_accepted_is_counted_apart_not_as_a_problem(result, config):
+    """A warning the office accepted (the commune explained it) is no longer one to review; an
+    explained one waiting for the office still is, and both are said."""
+    from dataclasses import replace
+
+    from flows.outputs.report.wording import config_wording
+
+    findings = result.findings.copy()
+    warnings = findings.index[findings["severity"] == "warning"]
+    findings["state"] = "open"
+    findings.loc[warnings[0], "state"] = "accepted"
+    findings.loc[warnings[1], "state"] = "explained"
+    decided = replace(result, findings=findings)
+    content = build_content(decided, config, AS_OF, False, config_wording(config))
+    [section] = [s for s in content.sections if s.heading.startswith("I.")]
+    quality = [p.text for p in section.paras if p.text.startswith("Qua kiểm tra tự động")][0]
+    assert "; 3 cảnh báo cần rà soát lại ở" in quality
+    assert quality.endswith(
+        "Phòng LĐTBXH đã chấp nhận giải trình hoặc xác định không phải lỗi đối với 1 phát hiện "
+        "khác. Trong số trên, 1 phát hiện đơn vị đã giải trình, đang chờ Phòng LĐTBXH xem xét.")
+
+
 # --------------------------------------------------------------------------- plain words
 
 

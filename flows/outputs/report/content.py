@@ -14,6 +14,7 @@ from flows.config.catalogue import Catalogue
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
+from flows.core.review import finding_parts
 from flows.core.scope import Scope
 from flows.core.timeliness import IN_PROGRESS, LATE, NOT_STARTED, ON_TIME, OVERDUE
 from flows.core.vnformat import long_date, percent, short_date
@@ -158,22 +159,28 @@ def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
     the cells and how to fix them are in findings.xlsx, for the communes."""
     paras = [Para(H2, wording.say("headings.quality", **common))]
     status = result.status
-    errors, warnings = int(status["errors"].sum()), int(status["warnings"].sum())
+    # what the office closed (accepted, false positive) is counted apart, not as a problem
+    found, explained, closed = finding_parts(serious(result), catalogue)
+    found = pd.concat([found, explained]) if len(explained) else found
+    errors = int((found["severity"] == ERROR).sum()) if len(found) else 0
+    warnings = int((found["severity"] == WARNING).sum()) if len(found) else 0
+    decided = wording.say("quality.decided", closed=len(closed), explained=len(explained))
     if not errors and not warnings:
-        return paras + [Para(TEXT, wording.say("quality.clean", **common))]
-    found = serious(result)
+        return paras + [Para(TEXT, " ".join(
+            t for t in (wording.say("quality.clean", **common), decided) if t))]
 
-    def units(column: str) -> str:
-        codes = list(status.loc[status[column] > 0, "unit_code"])
+    def units(severity: str) -> str:
+        codes = [c for c in status["unit_code"]
+                 if ((found["unit_code"] == c) & (found["severity"] == severity)).any()]
         named = len(codes) <= int(wording.raw("quality.max_named")) and len(codes) < fig.expected
         return wording.say("quality.units", count=len(codes), expected=fig.expected,
                            names=wording.join([fig.names[c] for c in codes]) if named else "")
 
-    return paras + [Para(TEXT, wording.say(
-        "quality.summary", errors=errors, warnings=warnings, error_units=units("errors"),
-        warning_units=units("warnings"), error_kinds=kinds(found, ERROR, wording, catalogue),
-        warning_kinds=kinds(found, WARNING, wording, catalogue), appendix=appendix,
-        **common))]
+    summary = wording.say(
+        "quality.summary", errors=errors, warnings=warnings, error_units=units(ERROR),
+        warning_units=units(WARNING), error_kinds=kinds(found, ERROR, wording, catalogue),
+        warning_kinds=kinds(found, WARNING, wording, catalogue), appendix=appendix, **common)
+    return paras + [Para(TEXT, " ".join(t for t in (summary, decided) if t))]
 
 
 # --------------------------------------------------------------------------- free text
