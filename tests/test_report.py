@@ -461,6 +461,22 @@ def test_what_the_office_accepted_is_counted_apart_not_as_a_problem(result, conf
         "khác. Trong số trên, 1 phát hiện đơn vị đã giải trình, đang chờ Phòng LĐTBXH xem xét.")
 
 
+def test_the_draft_says_which_units_the_office_approved_or_returned(result, config):
+    from dataclasses import replace
+
+    from flows.outputs.report.wording import config_wording
+
+    status = result.status.copy()
+    status["review_state"] = "đã nộp"
+    status.loc[status["unit_code"].isin(["P01", "X01"]), "review_state"] = "đã duyệt"
+    status.loc[status["unit_code"] == "P02", "review_state"] = "trả lại"
+    content = build_content(replace(result, status=status), config, AS_OF, False,
+                            config_wording(config))
+    [section] = [s for s in content.sections if s.heading.startswith("I.")]
+    assert ("- Tình hình duyệt số liệu: đã duyệt 2 đơn vị (Phường Tứ Hạ, Xã Hương Toàn); trả "
+            "lại 1 đơn vị (Phường Hương Văn).") in [p.text for p in section.paras]
+
+
 # --------------------------------------------------------------------------- plain words
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from flows.config import Config, ConfigError, nfc
 from flows.config.catalogue import Catalogue
+from flows.core import review
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
@@ -118,7 +119,7 @@ def _unit_words(row, name: str, wording: Wording) -> str:
 
 
 def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict,
-              chart: bool) -> list[Para]:
+              chart: bool, catalogue: Catalogue | None = None) -> list[Para]:
     """Section I.1: how many units finished, on time or late, and how far each other one got;
     every unit in exactly one line."""
     status = result.status
@@ -145,10 +146,29 @@ def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict
             f"situation.states.{key}", count=len(rows), days=days,
             names=", ".join(_unit_words(r, names[r.unit_code], wording)
                             for r in rows.itertuples()))))
+    reviewed = review_line(status, names, wording, catalogue)
+    if reviewed:
+        paras.append(Para(TEXT, reviewed))
     if chart:
         paras += [Para(CHART, chart="completeness"),
                   Para(CAPTION, wording.say("situation.chart_caption", **common))]
     return paras
+
+
+def review_line(status, names: dict[str, str], wording: Wording,
+                catalogue: Catalogue | None) -> str:
+    """Where the office's review stands: units approved, returned, edited after approval ("" when
+    no unit has been reviewed yet, or without the review columns)."""
+    if catalogue is None or "review_state" not in status:
+        return ""
+    parts = []
+    for code in (review.APPROVED, review.RETURNED, review.EDITED):
+        state = review.word(catalogue, code)
+        units = [names[c] for c in status.loc[status["review_state"] == state, "unit_code"]]
+        if units:
+            parts.append(wording.say("situation.review_part", state=state, count=len(units),
+                                     names=", ".join(units)))
+    return wording.say("situation.review", parts="; ".join(parts)) if parts else ""
 
 
 def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
@@ -297,7 +317,8 @@ def build_content(result: Consolidated, config: Config, as_of: date, final: bool
     next_letter = chr(ord(used[-1].lower()) + 1) if used else "a"
     sections = [
         Section(wording.say("headings.situation", **common),
-                situation(result, fig, wording, common, "completeness" in charts)
+                situation(result, fig, wording, common, "completeness" in charts,
+                          config.catalogue)
                 + quality(result, fig, wording, common,
                           numbers.get("quality", numbers["status"]), config.catalogue)),
         Section(wording.say("headings.results", **common),
