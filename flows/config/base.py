@@ -120,12 +120,17 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError([f"{path.name}: tệp không phải văn bản UTF-8; lưu lại tệp với bảng "
                            "mã UTF-8."]) from None
-    except yaml.YAMLError:
-        try:
-            yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError([yaml_problem(path.name, exc)]) from None
-        raise
+    except yaml.YAMLError as exc:
+        raise ConfigError([yaml_problem(path.name, _worded(text) or exc)]) from None
+
+
+def _worded(text: str) -> yaml.YAMLError | None:
+    """The pure-Python parser's error for a text libyaml refused (its marks word our message)."""
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return exc
+    return None
 
 
 def validation_problems(name: str, exc: ValidationError) -> list[str]:

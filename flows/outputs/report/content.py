@@ -20,7 +20,7 @@ from flows.core.scope import Scope
 from flows.core.timeliness import IN_PROGRESS, LATE, NOT_STARTED, ON_TIME, OVERDUE
 from flows.core.vnformat import long_date, percent, short_date
 from flows.outputs.report.appendix import build_appendices
-from flows.outputs.report.data_quality import kinds, serious
+from flows.outputs.report.data_quality import kinds, lower_first, serious
 from flows.outputs.report.figures import Figures
 from flows.outputs.report.model import (
     CAPTION,
@@ -37,10 +37,6 @@ from flows.outputs.report.wording import Wording
 
 # The usual order of unit kinds in "các xã, phường, thị trấn".
 KIND_ORDER = ["xã", "phường", "thị trấn", "quận", "huyện", "thị xã", "thành phố"]
-
-
-def lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def common_words(config: Config, as_of: date) -> dict[str, object]:
@@ -190,8 +186,8 @@ def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
             t for t in (wording.say("quality.clean", **common), decided) if t))]
 
     def units(severity: str) -> str:
-        codes = [c for c in status["unit_code"]
-                 if ((found["unit_code"] == c) & (found["severity"] == severity)).any()]
+        having = set(found.loc[found["severity"] == severity, "unit_code"])
+        codes = [c for c in status["unit_code"] if c in having]
         named = len(codes) <= int(wording.raw("quality.max_named")) and len(codes) < fig.expected
         return wording.say("quality.units", count=len(codes), expected=fig.expected,
                            names=wording.join([fig.names[c] for c in codes]) if named else "")
