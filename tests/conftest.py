@@ -13,6 +13,7 @@ import os
 import random
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -31,9 +32,14 @@ os.environ["GIAMSAT_PREFECT"] = "ephemeral"
 from helpers import TEST_CONFIG_DIR  # noqa: E402
 
 from flows.config import DEFAULT_CONFIG_DIR, Config, load_config  # noqa: E402
+from flows.core.consolidate import consolidate  # noqa: E402
+from flows.core.extract import extract_workbook  # noqa: E402
 from flows.core.layout import Layout, build_layout  # noqa: E402
 from flows.demo.synthetic import synthetic_answers  # noqa: E402
+from flows.sources.folder import FolderSource  # noqa: E402
 from flows.sources.xlsx import write_template  # noqa: E402
+from flows.store.history import History  # noqa: E402
+from flows.store.review import review_night  # noqa: E402
 
 pytest_plugins = ["google_fixtures"] if (Path(__file__).parent / "google_fixtures.py").exists() \
     else []
@@ -192,6 +198,33 @@ def make_workbook(config, tmp_path):
 
 
 _WRITTEN: dict[tuple, bytes] = {}
+
+
+@pytest.fixture
+def nights(config, layout, tmp_path, make_workbook):
+    """Run one simulated night over the given answers per unit: extraction, consolidate, the
+    history, then the review (as the flow's record_history does); returns the result."""
+    folder, state = tmp_path / "nguon", tmp_path / "state"
+    folder.mkdir()
+
+    def run(run_id: str, moment: datetime, answers: dict[str, dict], typed_after=None):
+        """`typed_after(code, path)` edits a unit's workbook after it is written."""
+        for old in folder.iterdir():
+            old.unlink()
+        for code, typed in answers.items():
+            path = make_workbook(code, typed, folder=folder)
+            if typed_after is not None:
+                typed_after(code, path)
+        source = FolderSource(folder, config, isolate=False)
+        extractions = [extract_workbook(source.read(ref), layout, config.units.by_code())
+                       for ref in source.refs()]
+        result = consolidate(extractions, config, layout, moment.date(), config.rules)
+        with History(folder=state) as history:
+            history.record(run_id, moment, result.values, result.status)
+        return review_night(result, config, state, run_id, moment)
+
+    run.state = state
+    return run
 
 
 # --------------------------------------------------------------------------- loopback services

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import gspread
@@ -25,14 +25,25 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.config import Config, load_config
+from flows.consolidate import PlainSteps, run_consolidation
 from flows.core.extract import extract_workbook
 from flows.core.layout import build_layout
+from flows.core.results_tab import HEADER
+from flows.core.review import ACCEPT, review_period
 from flows.sources.google import client
 from flows.sources.google.client import CREDENTIALS_ENV, ENDPOINT_ENV, Timing, load_google_settings
 from flows.sources.google.provisioner import provision_all
-from flows.sources.google.render import ERROR_FILL, INPUT_FILL, RESULTS_TITLE, colour
+from flows.sources.google.render import (
+    ERROR_FILL,
+    INPUT_FILL,
+    RESULTS_TITLE,
+    WARNING_FILL,
+    colour,
+)
 from flows.sources.google.source import GoogleSource
-from flows.sources.google.writeback import cell_position
+from flows.sources.google.writeback import HEADER_ROW, cell_position
+from flows.store.history import History
+from flows.store.review import ReviewStore
 from flows.testing.google_emulator import GoogleEmulator
 
 runner = CliRunner()
@@ -99,8 +110,10 @@ def type_answers(world: World, code: str, answers: dict[str, object],
 
 def consolidate(world: World, out: Path, exit_code: int = 0) -> str:
     """`giamsat consolidate --source google`; exit code 3 when a unit could not be read."""
+    # one history for every night, as a deployment has (each run writes its own --out)
     result = runner.invoke(app, ["consolidate", "--source", "google", "--out", str(out),
-                                 "--config", str(world.config_dir), "--as-of", "2023-04-05"])
+                                 "--config", str(world.config_dir), "--as-of", "2023-04-05",
+                                 "--state", str(world.root / "state")])
     assert result.exit_code == exit_code, result.output
     return result.output
 
@@ -400,3 +413,63 @@ def test_the_provision_command_explains_a_missing_google_yaml(tmp_path):
     result = runner.invoke(app, ["provision", "--config", str(config_dir)])
     assert result.exit_code == 2
     assert "google.yaml: không tìm thấy tệp cấu hình" in result.output.replace("\n", "")
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def test_a_commune_explains_a_warning_in_its_results_tab_and_the_office_accepts_it(
+        make_world, tmp_path):
+    world = make_world()
+    layout = build_layout(world.config)
+    out, as_of = tmp_path / "ket-qua", date(2023, 4, 5)
+
+    def night() -> pd.DataFrame:
+        outcome = run_consolidation("google", str(out), as_of, str(world.config_dir),
+                                    steps=PlainSteps(), pdf=False)
+        assert outcome.summary is not None, outcome.failure
+        found = pd.read_csv(out / "findings.csv", keep_default_na=False)
+        return found[(found.unit_code == "P01") & (found.rule == "thousands-separator")]
+
+    type_answers(world, "P01", {}, raw={"B1.1||2021": "1.234"})  # read as 1234: confirm
+    [fid] = night()["finding_id"]
+    rows = results_tab(world, "P01")
+    assert rows[HEADER_ROW] == HEADER
+    [line] = [n for n, row in enumerate(rows) if len(row) > 10 and row[10] == fid]
+    assert rows[line][8] == "mới"
+
+    # The commune may type its answer in that column, and only there.
+    sheet = gspread_client(world.emulator, "commune-P01").open_by_key(world.sid("P01"))
+    tab = sheet.worksheet(RESULTS_TITLE)
+    why = "Năm 2021 có 1.234 lượt trẻ tham gia, số liệu đúng."
+    tab.update([[why]], f"J{line + 1}", value_input_option="RAW")
+    with pytest.raises(gspread.exceptions.APIError) as refused:
+        tab.update([["sửa"]], f"E{line + 1}")
+    assert refused.value.response.status_code == 403
+
+    world.emulator.reset_counts()
+    explained = night().iloc[0]
+    assert world.emulator.counts["sheets.values.batchGet"] == 1  # P01's one read brings it
+    assert (explained["state"], explained["explanation"]) == ("đã giải trình", why)
+    # recorded as typed by whoever Drive says edited the sheet: the commune's staff member
+    assert explained["decided_by"] == world.emulator.settings.display_name(
+        world.config.units.by_code()["P01"].emails[0])
+    rows = results_tab(world, "P01")
+    assert rows[line][8:11] == ["đã giải trình", why, fid]
+    spec = layout.by_key["B1.1||2021"]
+    assert cell_fill(world, "P01", spec.sheet, spec.cell) == colour(WARNING_FILL)
+
+    # 1234 also stands out against the other units, at the same cell: the office accepts both.
+    found = pd.read_csv(out / "findings.csv", keep_default_na=False)
+    same_cell = found[(found.unit_code == "P01") & (found.cell == spec.cell)]
+    assert sorted(same_cell.rule) == ["outlier-across-units", "thousands-separator"]
+    with History(folder=out / "state") as history:
+        store = ReviewStore(history, review_period(world.config))
+        for finding_id in same_cell.finding_id:
+            store.decide_finding(finding_id, ACCEPT, "Chị Lan", datetime.now(UTC))
+    world.emulator.reset_counts()
+    assert night().iloc[0]["state"] == "chấp nhận"
+    assert world.emulator.counts["sheets.values.batchGet"] == 0  # nobody edited a sheet
+    listed = [row[10] for row in results_tab(world, "P01") if len(row) > 10]
+    assert not set(same_cell.finding_id) & set(listed)
+    assert cell_fill(world, "P01", spec.sheet, spec.cell) == colour(INPUT_FILL)

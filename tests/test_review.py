@@ -235,30 +235,6 @@ def test_open_errors_count_when_approving_from_the_store(tmp_path):
 # --------------------------------------------------------------------------- nights
 
 
-@pytest.fixture
-def nights(config, layout, tmp_path, make_workbook):
-    """Run one simulated night over the given answers per unit: extraction, consolidate, the
-    history, then the review (as the flow's record_history does); returns the result."""
-    folder, state = tmp_path / "nguon", tmp_path / "state"
-    folder.mkdir()
-
-    def run(run_id: str, moment: datetime, answers: dict[str, dict]):
-        for old in folder.iterdir():
-            old.unlink()
-        for code, typed in answers.items():
-            make_workbook(code, typed, folder=folder)
-        source = FolderSource(folder, config, isolate=False)
-        extractions = [extract_workbook(source.read(ref), layout, config.units.by_code())
-                       for ref in source.refs()]
-        result = consolidate(extractions, config, layout, moment.date(), config.rules)
-        with History(folder=state) as history:
-            history.record(run_id, moment, result.values, result.status)
-        return review_night(result, config, state, run_id, moment)
-
-    run.state = state
-    return run
-
-
 def row(result, unit: str) -> dict:
     return result.status.set_index("unit_code").loc[unit].to_dict()
 

@@ -29,6 +29,7 @@ from flows.core.layout import (
     Layout,
     parse_marker_version,
 )
+from flows.core.results_tab import Explanation, read_explanations
 
 VALUE_COLUMNS = ["unit_code", "indicator", "breakdown", "year", "value", "sheet", "cell"]
 LIST_COLUMNS = ["unit_code", "list", "row", "column", "value", "sheet", "cell"]
@@ -64,6 +65,9 @@ class Extraction:
     # key → (sheet, cell) of the input cells read without a usable value (blank or bad):
     # where the commune must type, even after inserting rows
     empty_cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the commune's answers to its findings, typed in its results tab (flows.core.results_tab)
+    explanations: list[Explanation] = field(default_factory=list)
+    editor: str = ""  # who edited the workbook last, where the source says
 
 
 def _find_marker(sheet: RawSheet) -> tuple[str, str, int, int | None] | None:
@@ -388,6 +392,10 @@ def extract_workbook(raw: RawWorkbook, layout: Layout, units: dict[str, Unit]) -
     result.unit_code = unit_code
     result.values, result.lists = _tables(reader, unit_code, unit.full_name,
                                           result.empty_cells)
+    ours = {id(sheet) for sheet in tabs.values()}
+    result.explanations = read_explanations(
+        (s.title, s.rows) for s in raw.sheets if id(s) not in ours)
+    result.editor = raw.editor
     result.findings = [
         f if f.unit_code else _with_unit(f, unit_code, unit.full_name) for f in reader.findings
     ]

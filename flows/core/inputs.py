@@ -41,3 +41,4 @@ class RawWorkbook:
     problems: list[Finding] = field(default_factory=list)  # found while reading (a far cell)
     refused: Finding | None = None  # not a workbook at all (a PDF): this finding, nothing else
     name_hint: str | None = None  # the unit its file name starts with (P01-….xlsx), if any
+    editor: str = ""  # who edited it last, where the source says (Drive's lastModifyingUser)

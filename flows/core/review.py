@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 
 from flows.core.audit import require_aware, show_value, zone
-from flows.core.findings import ERROR, LOST_CATEGORIES
+from flows.core.findings import ERROR, LOST_CATEGORIES, Finding
+from flows.core.results_tab import Explanation, matches
 
 # Who acts: the office (LĐTBXH staff), the commune (explains a finding), the nightly run.
 OFFICE, COMMUNE, AUTO = "office", "commune", "auto"
@@ -294,6 +295,55 @@ def night_findings(current: Mapping[str, FindingState], findings: pd.DataFrame,
     return new, steps
 
 
+Answers = Mapping[str, tuple[str, list[Explanation]]]  # unit → (who typed, the answers)
+
+
+def _answered(findings: pd.DataFrame, answers: Answers
+              ) -> Iterable[tuple[str, str, Explanation, list[str]]]:
+    """(unit, who, answer, the tracked finding ids it belongs to) for every typed answer."""
+    tracked = tracked_findings(findings)
+    by_unit = {str(u): rows for u, rows in tracked.groupby("unit_code")} if len(tracked) else {}
+    for unit, (who, typed) in answers.items():
+        rows = by_unit.get(unit)
+        records = rows[["finding_id", "sheet", "cell"]].to_dict("records") \
+            if rows is not None else []
+        for answer in typed:
+            yield unit, who, answer, matches(answer, records)
+
+
+def unmatched_answers(findings: pd.DataFrame, answers: Answers,
+                      names: Mapping[str, str]) -> list[Finding]:
+    """An info finding for each answer that names no finding firing tonight (a wrong id or
+    cell, or a row typed below the list), so that it is never silently dropped."""
+    return [Finding("explanation-unmatched", {
+        "tab": answer.tab, "row": answer.row, "named": answer.finding_id or " ".join(
+            p for p in (answer.sheet, answer.cell) if p) or "—"},
+        unit_code=unit, unit_name=names.get(unit, ""), sheet=answer.tab,
+        key=f"answer|{answer.tab}|{answer.row}")
+        for unit, _, answer, ids in _answered(findings, answers) if not ids]
+
+
+def night_explanations(current: Mapping[str, FindingState], findings: pd.DataFrame,
+                       answers: Answers, at: datetime, run_id: str = ""
+                       ) -> list[FindingTransition]:
+    """`đã giải trình` for each open or explained finding whose answer is new or changed.
+
+    The last answer naming a finding wins; an answer to a finding the office already closed,
+    or that is fixed, changes nothing (the office's decision stands)."""
+    latest: dict[str, tuple[str, str]] = {}
+    for _, who, answer, ids in _answered(findings, answers):
+        for fid in ids:
+            latest[fid] = (who, answer.text)
+    steps = []
+    for fid, (who, text) in latest.items():
+        known = current.get(fid)
+        if known is None or known.state not in (OPEN, EXPLAINED) or known.explanation == text:
+            continue
+        steps.append(finding_step(known.state, EXPLAIN, finding_id=fid, by=who, at=at,
+                                  actor=COMMUNE, explanation=text, run_id=run_id))
+    return steps
+
+
 def tracked_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """The findings that have a life: data findings, not the run's own problems."""
     if findings.empty:
@@ -319,9 +369,54 @@ def changed_since_approval(log: Iterable[UnitTransition]) -> list[CellChange]:
     return cells
 
 
+def last_approval(log: Iterable[UnitTransition]) -> datetime | None:
+    """When the office last approved the unit's numbers, while they stand approved (`đã
+    duyệt`, or `sửa sau khi duyệt`: the approved numbers are still the approved ones); None
+    for a unit in any other state."""
+    steps = list(log)
+    if state_of(steps[-1] if steps else None) not in (APPROVED, EDITED):
+        return None
+    return next((s.at for s in reversed(steps) if s.action == APPROVE), None)
+
+
+LIFE_COLUMNS = ["finding_id", "unit_code", "severity", "state", "first_seen", "state_changed"]
+COUNT_COLUMNS = ["unit_code", OPEN, EXPLAINED, ACCEPTED, FALSE_POSITIVE, FIXED, "days_to_fix"]
+
+
+def finding_lives(states: Iterable[FindingState]) -> pd.DataFrame:
+    """Every finding of the period, one row each, with where it stands now (state code, first
+    seen, last change): the fixed ones too, which no longer fire."""
+    return pd.DataFrame([[getattr(s, c) for c in LIFE_COLUMNS] for s in states],
+                        columns=LIFE_COLUMNS)
+
+
+def days_to_fix(lives: pd.DataFrame) -> pd.Series:
+    """Days from first seen to fixed, for the fixed findings of `lives`."""
+    fixed = lives[lives["state"] == FIXED]
+    return pd.Series([(c - f).total_seconds() / 86400 for f, c in
+                      zip(fixed["first_seen"], fixed["state_changed"], strict=True)],
+                     index=fixed.index, dtype=float)
+
+
+def finding_counts(lives: pd.DataFrame) -> pd.DataFrame:
+    """Per unit of `lives` (by code; findings without a unit left out): how many of its
+    findings stand in each state (columns named by the state codes), and `days_to_fix`, the
+    median days from first seen to fixed of its fixed ones (NaN when none is)."""
+    mine = lives[lives["unit_code"].fillna("").astype(str).ne("")
+                 & lives["state"].isin(FINDING_STATES)]
+    if mine.empty:
+        return pd.DataFrame(columns=COUNT_COLUMNS)
+    counts = pd.crosstab(mine["unit_code"], mine["state"]).reindex(
+        columns=list(FINDING_STATES), fill_value=0)
+    days = days_to_fix(mine).groupby(mine["unit_code"]).median()
+    frame = counts.rename_axis(index="unit_code", columns=None).reset_index()
+    frame["days_to_fix"] = frame["unit_code"].map(days).astype(float)
+    return frame[COUNT_COLUMNS]
+
+
 # --------------------------------------------------------------------------- columns
 
-STATUS_COLUMNS = ["review_state", "reviewed_by", "reviewed_at", "review_note"]
+STATUS_COLUMNS = ["review_state", "reviewed_by", "reviewed_at", "review_note", "approved_at"]
 FINDING_STATE_COLUMNS = ["state", "first_seen", "state_changed", "explanation", "decided_by"]
 
 
@@ -348,8 +443,8 @@ def edited_note(cells: list[CellChange], catalogue: Any, tz: tzinfo | str) -> st
 
 def with_review_status(status: pd.DataFrame, logs: Mapping[str, list[UnitTransition]] | None,
                        catalogue: Any, tz: tzinfo | str) -> pd.DataFrame:
-    """`status.csv` with review_state, reviewed_by, reviewed_at, review_note (all blank when
-    `logs` is None: the store could not be used)."""
+    """`status.csv` with review_state, reviewed_by, reviewed_at, review_note, approved_at
+    (`last_approval`; all blank when `logs` is None: the store could not be used)."""
     frame = status.copy()
     if logs is None:
         for column in STATUS_COLUMNS:
@@ -367,7 +462,8 @@ def with_review_status(status: pd.DataFrame, logs: Mapping[str, list[UnitTransit
             if last is not None and last.reason and last.note:
                 note = f"{last.reason} — {last.note}"
         rows.append((word(catalogue, state_of(last)), last.by if last else "",
-                     _stamp(last.at if last else None, local), note))
+                     _stamp(last.at if last else None, local), note,
+                     _stamp(last_approval(log), local)))
     for i, column in enumerate(STATUS_COLUMNS):
         frame[column] = [r[i] for r in rows]
     return frame
@@ -594,3 +690,18 @@ def read_decisions(sheets: Iterable[tuple[str, list[list[Any]]]], catalogue: Any
                     table, cell(line, subject), choice, choices.get(choice.casefold(), ""),
                     cell(line, "text"), cell(line, "by"), title, n))
     return token, decisions
+
+
+@dataclass(frozen=True)
+class TypedDecisions:
+    """Decisions typed in review tables kept elsewhere than `duyet.xlsx` (the Google
+    dashboard's two review tabs), as their source hands them over."""
+
+    token: str  # names the version of the tables they were typed in (see `Decision.key`)
+    decisions: list[Decision]
+    by: str  # who decided, for a row that names nobody ("" when not known)
+    at: datetime | None  # when the tables were last edited (None when not known)
+    place: str  # the tables' name, for the messages
+
+
+NO_DECISIONS = TypedDecisions("", [], "", None, "")

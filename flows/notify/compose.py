@@ -24,7 +24,7 @@ from flows.config import Config, Plan
 from flows.config.reminders import ReminderSettings
 from flows.core import review
 from flows.core.consolidate import UNREADABLE
-from flows.core.findings import ERROR
+from flows.core.findings import ERROR, WARNING
 from flows.core.vnformat import long_date, percent, short_date
 
 
@@ -154,6 +154,7 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
     answered = [words.text("reminder-explained-item", where=_where(f), message=f.message,
                            explanation=getattr(f, "explanation", "") or "")
                 for f in explained.itertuples()]
+    warned = findings["severity"] == WARNING
     contact = settings.contact if settings and settings.contact else ""
     if not contact:  # fall back to whoever answers replies
         reply = [settings.reply_to] if settings and settings.reply_to else []
@@ -168,6 +169,8 @@ def _content(row: Mapping[str, Any], findings: pd.DataFrame, config: Config, as_
         link=str(row.get("link") or ""),
         closing=[f"Khi đã nhập đủ và sửa hết lỗi, xin chọn “{done_label}” ở ô trạng thái và "
                  "ghi ngày hoàn thành.",
+                 *([words.text("reminder-how-to-explain", count=int(warned.sum()))]
+                   if warned.any() else []),
                  f"Cần hỗ trợ, xin liên hệ: {contact}."],
         signature=f"Trân trọng,\n{sender}")
 

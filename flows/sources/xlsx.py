@@ -13,6 +13,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.protection import SheetProtection
 
 from flows.config.limits import Limits as LimitSettings
+from flows.core import results_tab
 from flows.core.a1 import column_letter
 from flows.core.inputs import RawWorkbook
 from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout
@@ -152,6 +153,47 @@ def _render_sheet(ws, sheet: SheetLayout, values: dict[str, object]) -> None:
     ws.sheet_view.zoomScale = 100
 
 
+ANSWER_ROWS = 60  # blank rows for answers: far more than a unit's warnings
+ANSWER_HELP = (
+    "Phòng LĐTBXH gửi cho đơn vị danh sách lỗi, cảnh báo (thư nhắc, tệp kết quả kiểm tra). "
+    "Lỗi thì sửa ở trang nhập liệu. Nếu số liệu bị cảnh báo là đúng, ghi giải trình ở đây, mỗi "
+    "phát hiện một dòng: ghi Trang và Ô (hoặc Mã phát hiện) và lý do, rồi gửi lại tệp.")
+ANSWER_WIDTHS = {"number": 6, "sheet": 24, "cell": 8, "message": 40, "explanation": 60,
+                 "finding": 16}
+
+
+def _render_answers(ws) -> None:
+    """The results tab of an .xlsx template: where the commune answers its findings."""
+    literal(ws.cell(row=1, column=1), results_tab.TITLE)
+    _style_cell(ws.cell(row=1, column=1), LayoutCell(1, 1, None, "title"))
+    literal(ws.cell(row=2, column=1), ANSWER_HELP)
+    ws.cell(row=2, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2,
+                   end_column=len(results_tab.TEMPLATE_COLUMNS))
+    ws.row_dimensions[2].height = 48
+    header = 4
+    for c, (name, label) in enumerate(results_tab.TEMPLATE_COLUMNS, start=1):
+        target = ws.cell(row=header, column=c)
+        literal(target, label)
+        for attr, value in _STYLES["header"].items():
+            setattr(target, attr, value)
+        ws.column_dimensions[column_letter(c)].width = ANSWER_WIDTHS[name]
+        for r in range(header + 1, header + 1 + ANSWER_ROWS):
+            cell = ws.cell(row=r, column=c)
+            if name == "number":
+                cell.value = r - header
+                _style_cell(cell, LayoutCell(r, c, None, "code"))
+            else:
+                for attr, value in _INPUT_STYLE.items():
+                    setattr(cell, attr, value)
+                cell.number_format = "@"
+                cell.protection = Protection(locked=False)
+    ws.freeze_panes = f"A{header + 1}"
+    ws.protection = SheetProtection(sheet=True, formatColumns=False, formatRows=False,
+                                    insertRows=False, selectLockedCells=False,
+                                    selectUnlockedCells=False)
+
+
 def write_template(layout: Layout, path: Path, values: dict[str, object] | None = None) -> Path:
     """Write the commune workbook for `layout` to `path` (atomically).
 
@@ -162,6 +204,7 @@ def write_template(layout: Layout, path: Path, values: dict[str, object] | None 
     for sheet in layout.sheets:
         ws = wb.create_sheet(sheet.title)
         _render_sheet(ws, sheet, values or {})
+    _render_answers(wb.create_sheet(results_tab.TITLE))
     wb.active = 1  # open on the first data tab
     wb.properties.title = layout.sheets[0].cells[1].value if layout.sheets[0].cells else None
     wb.properties.creator = "giamsat"

@@ -439,6 +439,26 @@ class History:
             rows = conn.execute(query).all()
         return pd.DataFrame(rows, columns=CHANGE_COLUMNS, dtype=object)
 
+    def values_as_of(self, unit: str, moment: datetime) -> pd.DataFrame | None:
+        """The unit's values as the runs read before `moment` left them: per key, the value
+        recorded last by a run read before it (key, value, read_at; a value deleted by then
+        is left out). None when no run had read the unit before `moment`.
+
+        Strictly before: a decision taken at the very moment of a run was made before that run
+        read (the review workbook's decisions are applied before the night is recorded)."""
+        moment = require_aware(moment)
+        v, s = values_table.c, status_table.c
+        read = select(s.id).where(s.unit_code == unit, s.read_at < moment).limit(1)
+        last = (select(func.max(v.id)).where(v.unit_code == unit, v.read_at < moment)
+                .group_by(v.key))
+        query = select(v.key, v.value, v.read_at).where(v.id.in_(last)).order_by(v.id)
+        with self._read() as conn:
+            if conn.execute(read).first() is None:
+                return None
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["key", "value", "read_at"], dtype=object)
+        return frame[frame["value"].notna()].reset_index(drop=True)
+
     def status_log(self, unit: str | None = None) -> pd.DataFrame:
         """Per run and unit: read_at, modified, submission_status, complete, completeness."""
         s = status_table.c

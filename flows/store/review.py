@@ -17,8 +17,10 @@ the command line and the nightly run never interleave.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from flows.core import review as core
+from flows.core.approved import with_numbers_used
 from flows.core.consolidate import Consolidated
+from flows.core.findings import append_findings
+from flows.core.privacy import RULES as privacy_rules
 from flows.core.review import CellChange, FindingState, FindingTransition, UnitTransition
 from flows.store.history import (
+    FILE_NAME,
+    HISTORY_URL_ENV,
     History,
     HistoryUnusable,
     UTCDateTime,
@@ -213,6 +220,15 @@ class ReviewStore:
         with self._read() as conn:
             return self._finding_states(conn, unit)
 
+    def false_positives(self, rules: tuple[str, ...]) -> frozenset[str]:
+        """The ids of the period's findings of these rules that the office marked not an
+        error (one query)."""
+        f = findings_table.c
+        query = select(f.finding_id).where(self._period(f.period), f.rule.in_(rules),
+                                           f.state == core.FALSE_POSITIVE)
+        with self._read() as conn:
+            return frozenset(str(fid) for fid in conn.execute(query).scalars())
+
     def finding_log(self, finding_id: str | None = None) -> pd.DataFrame:
         t = finding_log_table.c
         query = select(finding_log_table).where(self._period(t.period)).order_by(t.id)
@@ -276,8 +292,9 @@ class ReviewStore:
     # ---------------------------------------------------------------- a night
 
     def night(self, status: pd.DataFrame, findings: pd.DataFrame, run_id: str,
-              at: datetime) -> core.Night:
+              at: datetime, answers: core.Answers | None = None) -> core.Night:
         """Apply tonight's automatic transitions (after `History.record` of the same run) and
+        the answers the communes typed in their results tabs (`answers`: unit → who, answers);
         return every unit's log and every finding's state."""
         changes = self.history.changes(include_initial=False)
         changes = changes[changes["run_id"] == run_id]
@@ -299,7 +316,24 @@ class ReviewStore:
             new, steps = core.night_findings(known, findings, set(read), at, run_id)
             self._append_findings(conn, new, steps, known)
             known.update({s.finding_id: s for s in new})
-        return core.Night(logs, known, len(unit_steps) + len(steps))
+            explained = core.night_explanations(known, findings, answers or {}, at, run_id)
+            self._append_findings(conn, [], explained, known)
+        return core.Night(logs, known, len(unit_steps) + len(steps) + len(explained))
+
+
+def released_findings(config: Any, state_dir: Path) -> frozenset[str]:
+    """The personal-data findings of the period the office marked not an error, read before
+    the checks so that their text is used as typed (`flows.core.privacy`). Nothing is
+    released when there is no history yet or it cannot be used: the text stays withheld (the
+    run's own history step says why)."""
+    if not os.environ.get(HISTORY_URL_ENV) and not (Path(state_dir) / FILE_NAME).is_file():
+        return frozenset()
+    try:
+        with History(folder=state_dir) as history:
+            return ReviewStore(history, core.review_period(config)).false_positives(
+                privacy_rules)
+    except (HistoryUnusable, DBAPIError, OSError):
+        return frozenset()
 
 
 def review_night(result: Consolidated, config: Any, state_dir: Path, run_id: str,
@@ -308,16 +342,39 @@ def review_night(result: Consolidated, config: Any, state_dir: Path, run_id: str
     `findings.csv`. A history that cannot be used leaves the columns blank (the run goes on:
     the history's own finding already says why)."""
     night = None
+    names = {u.code: u.full_name for u in config.units.units}
+    read = set(core.read_tonight(result.status)["unit_code"].astype(str))
+    # an answer holding personal data is never taken (its error says so at its row)
+    withheld = result.withheld_answers
+    answers = {code: (e.editor or names.get(code, code), typed)
+               for code, e in result.chosen.items() if code in read
+               and (typed := [a for a in e.explanations
+                              if (code, a.tab, a.row) not in withheld])}
+    unmatched = core.unmatched_answers(result.findings, answers, names)
+    if unmatched:
+        result = replace(result, findings=append_findings(result.findings, unmatched,
+                                                          config.catalogue))
     if usable:
         try:
             with History(folder=state_dir) as history:
                 night = ReviewStore(history, core.review_period(config)).night(
-                    result.status, result.findings, run_id, at)
+                    result.status, result.findings, run_id, at, answers)
         except (HistoryUnusable, DBAPIError, OSError):
             night = None
     tz, words = config.plan.tz, config.catalogue
     status = core.with_review_status(result.status, night.units if night else None, words, tz)
     findings = core.with_finding_states(result.findings, night.findings if night else None,
                                         words, tz)
-    return Consolidated(result.values, result.lists, findings, status, result.reporting,
-                        result.chosen, result.scope)
+    return replace(result, findings=findings, status=with_numbers_used(status, (), words),
+                   **_reviewed(night))
+
+
+def _reviewed(night: core.Night | None) -> dict[str, Any]:
+    """What the final run and the report take from the review: when each unit that stands
+    approved was last approved, and every finding of the period with its state (the fixed
+    ones too, which no longer fire)."""
+    if night is None:
+        return {}
+    return {"approvals": {unit: at for unit, log in night.units.items()
+                          if (at := core.last_approval(log)) is not None},
+            "finding_lives": core.finding_lives(night.findings.values())}

@@ -1,4 +1,5 @@
-"""The decisions typed in the review workbook `<out>/duyet.xlsx`, applied through the store.
+"""The decisions typed in the review workbook `<out>/duyet.xlsx` (or chosen in the review tabs
+of the Google dashboard: `take_review_decisions`), applied through the store.
 
 The same transitions as `giamsat review` / `giamsat finding` (`ReviewStore.decide_unit`,
 `decide_finding`): findings first (accepting an error may let its unit be approved), then
@@ -35,10 +36,12 @@ def _aside(place: Path, state_dir: Path, label: str, moment: datetime) -> Path:
         return set_aside(place, place.parent, label, moment)
 
 
-def _refused(config: Any, place: Path, d: core.Decision, why: str) -> Finding:
+def _refused(config: Any, place: Path | str, d: core.Decision, why: str) -> Finding:
+    """`place`: the review workbook's path, or the name of the Google dashboard."""
     return Finding("review-workbook-refused", {
-        "file": place.name, "sheet": d.sheet, "row": d.row, "subject": d.subject or "—",
-        "decision": d.choice, "why": why}, key=f"duyet|{d.sheet}|{d.row}")
+        "file": place.name if isinstance(place, Path) else place, "sheet": d.sheet,
+        "row": d.row, "subject": d.subject or "—", "decision": d.choice, "why": why,
+        "dashboard": not isinstance(place, Path)}, key=f"duyet|{d.sheet}|{d.row}")
 
 
 def _why(config: Any, refused: core.Refused) -> str:
@@ -48,8 +51,12 @@ def _why(config: Any, refused: core.Refused) -> str:
 
 
 def apply_decisions(store: Any, token: str, decisions: list[core.Decision], config: Any,
-                    at: datetime, place: Path) -> list[Finding]:
-    """Apply the decisions not yet in the log; a finding for each refused one."""
+                    at: datetime, place: Path | str, default_by: str = "") -> list[Finding]:
+    """Apply the decisions not yet in the log; a finding for each refused one.
+
+    `place` is the review workbook (a path) or the name of the Google dashboard (text), for the
+    messages; a row that names nobody is recorded as `default_by`, else "bảng duyệt".
+    """
     words = config.catalogue
     keys = {id(d): d.key(token) if token else "" for d in decisions}
     done = store.applied([k for k in keys.values() if k])
@@ -66,7 +73,7 @@ def apply_decisions(store: Any, token: str, decisions: list[core.Decision], conf
                 "duyet-unknown-decision", choices=[words.text(f"decision-{a}")
                                                    for a in choices])))
             continue
-        by = d.by or words.text("review-workbook-by")
+        by = d.by or default_by or words.text("review-workbook-by")
         try:
             if d.table == core.UNITS_TABLE:
                 code = units.get(d.subject.upper())
@@ -125,4 +132,35 @@ def take_review_workbook(place: Path, config: Any, state_dir: Path,
             "file": str(place), "aside": str(aside),
             "why": catalogue.text("duyet-why-history")}, key="duyet")]
     _aside(place, state_dir, APPLIED, moment)
+    return problems
+
+
+def take_review_decisions(source: Any, config: Any, state_dir: Path,
+                          moment: datetime) -> list[Finding]:
+    """The decisions chosen in the review tabs of the Google dashboard, applied like those of
+    `duyet.xlsx` (a source without such tabs has no `review_decisions`: nothing to take).
+
+    Recorded as made by the person typed in the row, else the dashboard's last editor as Drive
+    names them, else "bảng Tổng hợp"; dated when the dashboard was last edited (never later than
+    the run). The source is told once they are applied; a history that cannot be used leaves
+    them on the dashboard, to be read again by the next run.
+    """
+    read = getattr(source, "review_decisions", None)
+    if read is None:
+        return []
+    typed: core.TypedDecisions = read()
+    if not typed.decisions:
+        return []
+    words = config.catalogue
+    at = min(typed.at, moment) if typed.at is not None else moment
+    by = typed.by or words.text("review-dashboard-by")
+    try:
+        with History(folder=state_dir) as history:
+            store = ReviewStore(history, core.review_period(config))
+            problems = apply_decisions(store, typed.token, typed.decisions, config, at,
+                                       typed.place, by)
+    except (HistoryUnusable, DBAPIError, OSError):
+        return [Finding("review-dashboard-unapplied", {
+            "file": typed.place, "why": words.text("duyet-why-history")}, key="tong-hop")]
+    source.review_decisions_taken()
     return problems

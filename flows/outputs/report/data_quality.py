@@ -14,6 +14,8 @@ import pandas as pd
 from flows.config.catalogue import Catalogue
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
+from flows.core.review import days_to_fix
+from flows.core.vnformat import auto
 from flows.outputs.report.wording import Wording
 
 SEVERITIES = (ERROR, WARNING)
@@ -34,6 +36,32 @@ def serious(result: Consolidated) -> pd.DataFrame:
         return findings
     codes = set(result.status["unit_code"])
     return findings[findings["severity"].isin(SEVERITIES) & findings["unit_code"].isin(codes)]
+
+
+def period_lives(result: Consolidated) -> pd.DataFrame | None:
+    """The errors and warnings of the period of the report's units with their states, the
+    fixed ones too (the review store's `finding_lives`); None without a usable history."""
+    lives = result.finding_lives
+    if lives is None:
+        return None
+    codes = set(result.status["unit_code"])
+    return lives[lives["severity"].isin(SEVERITIES) & lives["unit_code"].isin(codes)]
+
+
+def days_text(days: float | None) -> str:
+    """Median days as the report shows them: "2", "1,5"; blank when there is none."""
+    return "" if days is None or pd.isna(days) else auto(round(float(days), 1))
+
+
+def fixed_sentence(result: Consolidated, wording: Wording) -> str:
+    """How many errors and warnings the units fixed in the period, and the median days from
+    first seen to fixed ("" without a history, or when none was fixed)."""
+    lives = period_lives(result)
+    if lives is None:
+        return ""
+    days = days_to_fix(lives)
+    return wording.say("quality.fixed", fixed=len(days),
+                       days=days_text(days.median()) if len(days) else "")
 
 
 def check_name(rule: str, name: str) -> str:

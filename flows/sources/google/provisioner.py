@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from flows.config import Config, Unit
 from flows.core.layout import build_layout
 from flows.sources.google.client import (
@@ -33,7 +35,12 @@ from flows.sources.google.render import (
     template_requests,
     unit_requests,
 )
-from flows.sources.google.writeback import DASHBOARD_TABS
+from flows.sources.google.writeback import (
+    DASHBOARD_TABS,
+    review_sheet_requests,
+    review_tabs,
+    review_writes,
+)
 
 log = logging.getLogger(__name__)
 _RANK = {"reader": 1, "commenter": 2, "writer": 3, "fileOrganizer": 4, "organizer": 5,
@@ -183,8 +190,13 @@ class Provisioner:
         if not entry.prepared:
             tabs = [(sid, title, [label for _, label in columns])
                     for sid, title, columns in DASHBOARD_TABS]
+            # and the office's two review tabs, bare (title, help, header) until the first run
+            words = self.config.catalogue
+            review = review_tabs(pd.DataFrame(), pd.DataFrame(), words, self.config.plan.name)
             self._build(entry, DASHBOARD_TABS[0][0],
-                        lambda ids: dashboard_requests(tabs, self.config.plan.timezone, ids))
+                        lambda ids: dashboard_requests(tabs, self.config.plan.timezone, ids)
+                        + review_sheet_requests(review, len(tabs))
+                        + review_writes(review, words.text("review-dashboard-help")))
         self.share(entry, list(self.config.units.staff_emails))
         return entry
 

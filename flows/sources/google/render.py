@@ -13,16 +13,21 @@ from typing import Any
 
 from flows.core.a1 import a1
 from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout
+from flows.core.results_tab import EXPLANATION_COLUMN, HEADER, TITLE
 
 RESULTS_TAB = "#results"
-RESULTS_TITLE = "Kết quả kiểm tra"
+RESULTS_TITLE = TITLE
 PROTECTION_PREFIX = "giamsat:"
 INPUT_FILL = "FFF2CC"
 PREFILLED_FILL = "EDEDED"
 ERROR_FILL = "F4CCCC"
 WARNING_FILL = "FCE5CD"
 CELL_FIELDS = "userEnteredValue,userEnteredFormat,dataValidation"
-RESULTS_WIDTHS = {1: 5, 2: 22, 3: 7, 4: 10, 5: 60, 6: 50, 7: 22, 8: 17}  # Excel units
+RESULTS_WIDTHS = {1: 5, 2: 22, 3: 7, 4: 10, 5: 60, 6: 50, 7: 22, 8: 17, 9: 14, 10: 50,
+                  11: 14}  # Excel units
+RESULTS_COLUMNS = len(HEADER)
+# The results tab is ours, but for the column where the commune answers its findings.
+RESULTS_PROTECTED = [(0, None, 0, EXPLANATION_COLUMN), (0, None, EXPLANATION_COLUMN + 1, None)]
 _BORDER = {"style": "SOLID", "color": {"red": 0.6, "green": 0.6, "blue": 0.6}}
 _NUMBER_FORMATS = {
     "input_integer": {"type": "NUMBER", "pattern": "#,##0"},
@@ -277,7 +282,7 @@ def protection_requests(layout: Layout, editors: list[str], tag: str = "") -> li
     suffix = f"|{tag}" if tag else ""
     requests = []
     tabs = [(sheet_id(s.tab), s.tab, protected_boxes(s)) for s in layout.sheets]
-    tabs.append((RESULTS_SHEET_ID, RESULTS_TAB, [(0, None, 0, None)]))
+    tabs.append((RESULTS_SHEET_ID, RESULTS_TAB, RESULTS_PROTECTED))
     for sid, tab, boxes in tabs:
         for box in boxes:
             requests.append({"addProtectedRange": {"protectedRange": {
@@ -306,7 +311,8 @@ def template_requests(layout: Layout, timezone: str, editors: list[str],
             "gridProperties": _grid_properties(sheet)}}})
     requests.append({"addSheet": {"properties": {
         "sheetId": RESULTS_SHEET_ID, "title": RESULTS_TITLE, "index": len(layout.sheets),
-        "gridProperties": {"rowCount": 200, "columnCount": 10, "frozenRowCount": 6}}}})
+        "gridProperties": {"rowCount": 200, "columnCount": RESULTS_COLUMNS,
+                           "frozenRowCount": 6}}}})
     requests += [{"deleteSheet": {"sheetId": sid}} for sid in existing_sheet_ids]
     for sheet in layout.sheets:
         sid = sheet_id(sheet.tab)

@@ -4,21 +4,38 @@ A snapshot holds the grids read from a unit's spreadsheet, when they were read, 
 ``modifiedTime`` of the version read. An unchanged sheet is not read again: its snapshot is
 reused. A sheet that became unreachable is consolidated from its snapshot, marked as such.
 
+A snapshot never keeps a cell the checks withheld (personal data in free text: issue 13):
+after the checks `SnapshotStore.withhold` replaces the text of every cell with an open
+personal-data finding by the mask, from the findings' tab and cell, and records those cells in
+``withheld``. Such a snapshot is not reused for an unchanged sheet: the sheet is read again
+(one batchGet) until the commune fixes the cell or the office marks the finding not an error,
+so the finding keeps firing with what the commune really typed. The snapshots and the pull
+state are private to the office's account (folder 0700, files 0600).
+
 The pull state (``pull.json``) remembers our own writes (the ``modifiedTime`` each of our
 write-backs left, so that they do not look like a commune's edit), the flags written to each
 sheet (a hash, to write only when they change, and the highlighted cells, to clear them) and
-the dashboard's hash. All files are written atomically.
+the dashboard's hash (and its review tabs': see `GoogleSource.review_decisions`). All files
+are written atomically.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
+
+from flows.core.a1 import column_index
+from flows.core.privacy import RULES as PRIVACY_RULES
+from flows.core.review import FALSE_POSITIVE, word
 from flows.outputs.atomic import write_text
+from flows.outputs.private import keep_private, restrict
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +49,8 @@ class Snapshot:
     titles: list[str]  # the tab titles that answered (a commune may have renamed some)
     grids: dict[str, list[list]]  # title → rows as read (UNFORMATTED_VALUE, serial dates)
     sheet_ids: dict[str, int] = field(default_factory=dict)  # title → sheetId, for highlights
+    # [title, cell] of each cell whose text was replaced by the mask after the checks
+    withheld: list[list[str]] = field(default_factory=list)
 
 
 class SnapshotStore:
@@ -39,6 +58,7 @@ class SnapshotStore:
 
     def __init__(self, state_dir: Path) -> None:
         self.folder = Path(state_dir) / "snapshots"
+        self._private = False
 
     def path(self, unit_code: str) -> Path:
         return self.folder / f"{unit_code}.json"
@@ -58,9 +78,59 @@ class SnapshotStore:
             return None
 
     def save(self, snapshot: Snapshot) -> None:
+        if not self._private:  # the state folder and everything in it: the office's only
+            keep_private(self.folder)
+            keep_private(self.folder.parent)
+            self._private = True
         data = asdict(snapshot)
         data["read_at"] = snapshot.read_at.isoformat()
-        write_text(self.path(snapshot.unit_code), json.dumps(data, ensure_ascii=False))
+        restrict(write_text(self.path(snapshot.unit_code), json.dumps(data, ensure_ascii=False)))
+
+    def withhold(self, findings: pd.DataFrame, config: Any) -> list[str]:
+        """Mask, in the saved snapshots, every cell the checks withheld: the tab and cell of
+        each personal-data finding the office has not marked not an error. Returns the units
+        whose snapshot changed."""
+        privacy = getattr(config, "privacy", None)
+        if privacy is None or findings.empty:
+            return []
+        released = word(config.catalogue, FALSE_POSITIVE)
+        mine = findings[findings["rule"].isin(PRIVACY_RULES)]
+        if "state" in mine:
+            mine = mine[mine["state"].fillna("").astype(str) != released]
+        changed = []
+        for code, rows in mine.groupby(mine["unit_code"].astype(str)):
+            snapshot = self.load(code)
+            if snapshot is None:
+                continue
+            cells = [(str(r.sheet), str(r.cell)) for r in rows.itertuples()
+                     if isinstance(r.sheet, str) and isinstance(r.cell, str)]
+            if masked(snapshot, cells, privacy.mask):
+                self.save(snapshot)
+                changed.append(code)
+        return changed
+
+
+_CELL = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+
+
+def masked(snapshot: Snapshot, cells: list[tuple[str, str]], mask: str) -> bool:
+    """Replace the text of these (tab, cell) by `mask` in the snapshot's grids and record them
+    in `withheld`; whether anything changed."""
+    changed = False
+    withheld = {tuple(cell) for cell in snapshot.withheld}
+    for title, cell in cells:
+        where = _CELL.match(cell)
+        grid = snapshot.grids.get(title)
+        if where is None or grid is None:
+            continue
+        row, col = int(where.group(2)) - 1, column_index(where.group(1)) - 1
+        if row >= len(grid) or col >= len(grid[row]) or grid[row][col] in ("", None, mask):
+            continue
+        grid[row][col] = mask
+        withheld.add((title, cell))
+        changed = True
+    snapshot.withheld = sorted([list(cell) for cell in withheld])
+    return changed
 
 
 @dataclass
@@ -82,6 +152,12 @@ class PullState:
     own_writes: dict[str, str] = field(default_factory=dict)  # spreadsheet id → modifiedTime
     flags: dict[str, FlagState] = field(default_factory=dict)  # unit code → flags written
     dashboard_hash: str = ""
+    # The dashboard's review tabs: their hash, the token of our last write of them (the key of
+    # the decisions read from that write), and the modifiedTime of the version last read
+    # (our own writes are in own_writes, under the dashboard's id).
+    review_hash: str = ""
+    review_token: str = ""
+    dashboard_read: str = ""
 
     @classmethod
     def load(cls, state_dir: Path) -> PullState:
@@ -92,7 +168,8 @@ class PullState:
             data = json.loads(path.read_text(encoding="utf-8"))
             flags = {code: FlagState(**value) for code, value in data.get("flags", {}).items()}
             return cls(path, data.get("last_success"), dict(data.get("own_writes", {})), flags,
-                       str(data.get("dashboard_hash", "")))
+                       str(data.get("dashboard_hash", "")), str(data.get("review_hash", "")),
+                       str(data.get("review_token", "")), str(data.get("dashboard_read", "")))
         except (ValueError, TypeError) as exc:
             log.warning("Pull state %s unreadable (%s); starting afresh", path, exc)
             return cls(path)
@@ -100,5 +177,6 @@ class PullState:
     def save(self) -> None:
         data = {"last_success": self.last_success, "own_writes": self.own_writes,
                 "flags": {code: asdict(state) for code, state in sorted(self.flags.items())},
-                "dashboard_hash": self.dashboard_hash}
-        write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1))
+                "dashboard_hash": self.dashboard_hash, "review_hash": self.review_hash,
+                "review_token": self.review_token, "dashboard_read": self.dashboard_read}
+        restrict(write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1)))

@@ -12,18 +12,27 @@ A sheet that cannot be read (deleted, unshared, still failing after retries) com
 ``unreachable`` and the grids of its last snapshot, or with ``error`` when there is none: the
 other units go on. `finish` writes each unit's flags back (see
 :mod:`flows.sources.google.writeback`).
+
+The dashboard's two review tabs hold the office's decisions (`review_decisions`): read with ONE
+more batchGet only on a night when the dashboard's ``modifiedTime`` in that same listing is not
+our own last write, and rewritten (new states, blank decision cells) only over a version whose
+decisions were taken, so nothing typed is ever blanked unread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from flows.config import Config, ConfigError, load_config
+from flows.core import review as core
 from flows.core.findings import Finding, Reason
 from flows.core.inputs import RawSheet, RawWorkbook
 from flows.core.layout import INSTRUCTIONS_TAB, build_layout
@@ -32,18 +41,25 @@ from flows.sources.google.client import (
     GoogleApi,
     GoogleError,
     Timing,
+    account_email,
     load_google_settings,
     open_api,
 )
 from flows.sources.google.registry import Registry, SheetEntry
-from flows.sources.google.render import RESULTS_SHEET_ID, quoted, sheet_id
+from flows.sources.google.render import RESULTS_SHEET_ID, RESULTS_TITLE, quoted, sheet_id
 from flows.sources.google.snapshots import FlagState, PullState, Snapshot, SnapshotStore
 from flows.sources.google.writeback import (
+    DASHBOARD_TABS,
+    REVIEW_SHEET_IDS,
     Flags,
     dashboard_tables,
     dashboard_writes,
     digest,
     flag_requests,
+    review_content,
+    review_sheet_requests,
+    review_tabs,
+    review_writes,
     unit_flags,
 )
 
@@ -52,6 +68,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WRITE_THREADS = 4
+DEFERRED = "deferred"  # a write left for the next run: the sheet changed after we read it
+EDITOR_FIELDS = "lastModifyingUser(displayName,emailAddress)"
 
 
 def unreachable_reason(error: GoogleError) -> Reason:
@@ -59,6 +77,16 @@ def unreachable_reason(error: GoogleError) -> Reason:
     if error.status in (400, 401, 403, 404):
         return Reason(f"google-{error.status}", {"detail": str(error)})
     return Reason("google-failed", {"attempts": error.attempts, "status": error.status})
+
+
+def _person(file: dict) -> str:
+    """Who edited a Drive file last: the name Google shows, else the e-mail, else ""."""
+    user = file.get("lastModifyingUser") or {}
+    return str(user.get("displayName") or user.get("emailAddress") or "")
+
+
+def _email(file: dict) -> str:
+    return str((file.get("lastModifyingUser") or {}).get("emailAddress") or "")
 
 
 def _cells(rows: list[list]) -> list[list[object]]:
@@ -88,6 +116,13 @@ class GoogleSource:
         self.outcomes: dict[str, str] = {}  # unit → "read", "snapshot" or "unreachable"
         self.notes: list[str] = []  # log lines of this run
         self._found: list[Finding] = []  # the source's own problems, as findings
+        self._editors: dict[str, str] = {}  # id → who edited it last (Drive's name, else e-mail)
+        self._editor_emails: dict[str, str] = {}
+        self._account: str | None = None  # our own service account's e-mail
+        self._dashboard: tuple[str | None, str] | None = None  # (modifiedTime, editor e-mail)
+        self._dashboard_seen: str | None = None  # the version whose decisions are taken
+        self._review_pending: str | None = None  # a version read, its decisions being applied
+        self._review_due = False  # decisions taken: rewrite the review tabs tonight
 
     @property
     def api(self) -> GoogleApi:
@@ -107,8 +142,14 @@ class GoogleSource:
                         self.registry.path)
         query = f"'{self.settings.folder_id}' in parents and trashed = false"
         try:
-            files = self.api.list_files(query, "id,modifiedTime")
+            files = self.api.list_files(query, f"id,modifiedTime,{EDITOR_FIELDS}")
             self._listed = {f["id"]: f.get("modifiedTime", "") for f in files}
+            self._editors = {f["id"]: _person(f) for f in files}
+            self._editor_emails = {f["id"]: _email(f) for f in files}
+            dashboard = self.registry.dashboard
+            if dashboard is not None and dashboard.id in self._listed:
+                self._dashboard = (self._listed[dashboard.id],
+                                   _email(next(f for f in files if f["id"] == dashboard.id)))
         except GoogleError as exc:  # without the listing every sheet is simply read
             log.warning("Drive listing failed (%s); reading every sheet", exc)
             self._note(Finding("listing-failed", {"reason": str(exc)}, source="google",
@@ -120,7 +161,8 @@ class GoogleSource:
         """One sheet: its snapshot if unchanged, else ONE batchGet; never raises for the sheet."""
         code = self.registry.unit_of(ref) or ref
         entry = self.registry.units.get(code) or SheetEntry(ref, "")
-        base = RawWorkbook(source=entry.name or ref, link=entry.url or None, unit_hint=code)
+        base = RawWorkbook(source=entry.name or ref, link=entry.url or None, unit_hint=code,
+                           editor=self._person_not_us(ref))
         snapshot = self.store.load(code)
         if snapshot is not None and snapshot.spreadsheet_id != ref:
             snapshot = None  # the registry now points at another sheet
@@ -141,7 +183,8 @@ class GoogleSource:
     def finish(self, result: Consolidated, as_of: date) -> list[str]:
         """Write each unit's flags (only where they changed) and the dashboard; save state."""
         now = datetime.now(self.tz)
-        counts = {"written": 0, "unchanged": 0, "failed": 0}
+        self.store.withhold(result.findings, self.config)  # no withheld text stays on disk
+        counts = {"written": 0, "unchanged": 0, "failed": 0, "deferred": 0}
         status = result.status.set_index("unit_code")
         due: list[tuple[str, str, Flags, FlagState]] = []
         for code in sorted(self._used):
@@ -163,6 +206,9 @@ class GoogleSource:
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
             outcomes = list(pool.map(lambda job: self._write_flags(*job), due))
         for (code, _, flags, _), own in zip(due, outcomes, strict=True):
+            if own is DEFERRED:
+                counts["deferred"] += 1
+                continue
             if isinstance(own, GoogleError):
                 counts["failed"] += 1
                 self._note(Finding("writeback-failed", {"reason": str(own)}, unit_code=code,
@@ -185,6 +231,100 @@ class GoogleSource:
         """What went wrong on Google's side this run (listing, write-back, dashboard)."""
         return list(self._found)
 
+    def _person_not_us(self, ref: str) -> str:
+        """Who edited a sheet last, unless it was our own write-back ("" then: the unit)."""
+        email = self._editor_emails.get(ref, "")
+        if email and email.lower() == (self._us() or "").lower():
+            return ""
+        return self.editor(ref)
+
+    def _us(self) -> str:
+        if self._account is None:  # the same answer whichever read thread asks first
+            self._account = account_email(self.settings, self.api.credentials) or ""
+        return self._account
+
+    def editor(self, ref: str) -> str:
+        """Who edited a spreadsheet last, as the listing (or its own Drive get) said: the name
+        Google shows, else the e-mail; "" when not known."""
+        return self._editors.get(ref, "")
+
+    # --- the office's decisions, typed in the dashboard's review tabs ---
+
+    def review_decisions(self) -> core.TypedDecisions:
+        """The decisions staff chose in the dashboard's two review tabs since our last write.
+
+        Read with ONE values batchGet, and only when the dashboard's modifiedTime (from the
+        listing; one Drive get when it is kept outside the folder) is neither our own last write
+        nor a version already read: a quiet night costs nothing. The token names our last write
+        of the review tabs, so a decision still shown because tonight's write failed is never
+        applied twice. Call `review_decisions_taken` once they are applied: until then the tabs
+        are not rewritten (nothing typed is ever blanked unread) and the next run reads again.
+        """
+        entry = self.registry.dashboard
+        if entry is None or self._partial():
+            return core.NO_DECISIONS
+        modified, email = self._dashboard_version(entry.id)
+        if not modified:
+            return core.NO_DECISIONS
+        if modified in (self.state.own_writes.get(entry.id), self.state.dashboard_read):
+            self._dashboard_seen = modified
+            return core.NO_DECISIONS
+        try:
+            decisions = self._read_review(entry.id)
+        except GoogleError as exc:
+            self._note(Finding("review-dashboard-unread", {"reason": str(exc)}, source="google",
+                               key="review-dashboard"))
+            return core.NO_DECISIONS
+        if not decisions:
+            self._dashboard_seen = self.state.dashboard_read = modified
+            return core.NO_DECISIONS
+        self._review_pending = modified
+        us = account_email(self.settings, self.api.credentials) or ""
+        by = self.editor(entry.id) if email.lower() != us.lower() else ""
+        at = datetime.fromisoformat(modified.replace("Z", "+00:00"))
+        token = f"tong-hop:{self.state.review_token or entry.id}"
+        return core.TypedDecisions(token, decisions, by, at, entry.name or entry.id)
+
+    def review_decisions_taken(self) -> None:
+        """The decisions `review_decisions` gave are applied: tonight's dashboard write shows
+        the new states and blank decision cells."""
+        if self._review_pending:
+            self._dashboard_seen = self.state.dashboard_read = self._review_pending
+            self._review_pending, self._review_due = None, True
+
+    def _dashboard_version(self, ref: str) -> tuple[str | None, str]:
+        """The dashboard's (modifiedTime, last editor's e-mail): the listing's, else asked."""
+        if self._dashboard is None:
+            try:
+                meta = self.api.get_file(ref, f"id,modifiedTime,{EDITOR_FIELDS}")
+            except GoogleError as exc:
+                log.warning("The dashboard's Drive metadata could not be read (%s)", exc)
+                meta = {}
+            self._editors[ref] = _person(meta)
+            self._dashboard = (meta.get("modifiedTime"), _email(meta))
+        return self._dashboard
+
+    def _read_review(self, ref: str) -> list[core.Decision]:
+        """ONE batchGet of the review tabs; a renamed tab costs one metadata read (the tabs
+        are ours by sheet id), a deleted one is simply not read."""
+        titles = [t.sheet for _, t in self._bare_review_tabs()]
+        try:
+            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
+        except GoogleError as exc:
+            if exc.status != 400:
+                raise
+            meta = self.api.spreadsheet(ref, "sheets.properties(sheetId,title)")
+            titles = [s["properties"]["title"] for s in meta.get("sheets", [])
+                      if int(s["properties"]["sheetId"]) in REVIEW_SHEET_IDS]
+            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles]) if titles else []
+        _, decisions = core.read_decisions(zip(titles, grids, strict=False),
+                                           self.config.catalogue)
+        return decisions
+
+    def _bare_review_tabs(self) -> list:
+        return review_tabs(pd.DataFrame(), pd.DataFrame(), self.config.catalogue,
+                           self.config.plan.name)
+
     def _note(self, finding: Finding) -> None:
         """A problem of ours: a finding for the tables, and a line for the run log."""
         self._found.append(finding)
@@ -204,13 +344,15 @@ class GoogleSource:
         if ref in self._listed:
             return self._listed[ref], False
         # Not in the folder's listing: deleted, trashed, unshared, or kept elsewhere.
-        meta = self.api.get_file(ref, "id,modifiedTime,trashed")
+        meta = self.api.get_file(ref, f"id,modifiedTime,trashed,{EDITOR_FIELDS}")
         modified = meta.get("modifiedTime")
         self._listed[ref] = modified or ""
+        self._editors[ref] = _person(meta)
+        self._editor_emails[ref] = _email(meta)
         return modified, bool(meta.get("trashed"))
 
     def _unchanged(self, ref: str, modified: str | None, snapshot: Snapshot) -> bool:
-        if not modified:
+        if not modified or snapshot.withheld:  # masked cells: read what was really typed
             return False
         return modified in (snapshot.modified, self.state.own_writes.get(ref))
 
@@ -220,6 +362,8 @@ class GoogleSource:
         tabs = [s for s in self.layout.sheets if s.tab != INSTRUCTIONS_TAB]
         titles = previous.titles if previous else [s.title for s in tabs]
         ids = previous.sheet_ids if previous else {s.title: sheet_id(s.tab) for s in tabs}
+        if RESULTS_SHEET_ID not in ids.values():  # the same read brings the commune's answers
+            titles, ids = [*titles, RESULTS_TITLE], {**ids, RESULTS_TITLE: RESULTS_SHEET_ID}
         try:
             grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
         except GoogleError as exc:
@@ -237,7 +381,7 @@ class GoogleSource:
         meta = self.api.spreadsheet(ref, "sheets.properties(sheetId,title)")
         found = {int(s["properties"]["sheetId"]): s["properties"]["title"]
                  for s in meta.get("sheets", [])}
-        skip = {RESULTS_SHEET_ID, sheet_id(INSTRUCTIONS_TAB)}
+        skip = {sheet_id(INSTRUCTIONS_TAB)}
         titles = [title for sid, title in found.items() if sid not in skip]
         for sheet in self.layout.sheets:
             now = found.get(sheet_id(sheet.tab))
@@ -279,6 +423,10 @@ class GoogleSource:
         listed = (self._listed or {}).get(ref)
         try:
             before = self.api.get_file(ref, "id,modifiedTime").get("modifiedTime")
+            if listed and before and before != listed:
+                # Edited since we read it: writing now could wipe an answer just typed in the
+                # results tab. The next run reads the edit and writes then.
+                return DEFERRED
             try:
                 self.api.batch_update(ref, flag_requests(flags, previous))
             except GoogleError as exc:
@@ -311,18 +459,72 @@ class GoogleSource:
             return "không cập nhật (chỉ tổng hợp một số đơn vị)"
         tables = dashboard_tables(result.status, result.values, result.lists)
         content = digest(tables)
-        if content == self.state.dashboard_hash:
+        review = self._review_tabs(result)
+        help_text = self.config.catalogue.text("review-dashboard-help")
+        reviewed = digest(review_content(review, help_text)) if review else ""
+        tables_due = content != self.state.dashboard_hash
+        review_due = review is not None and (self._review_due or reviewed != self.state.review_hash)
+        if not tables_due and not review_due:
             return "không đổi"
-        requests, data = dashboard_writes(tables)
         try:
-            self.api.batch_update(entry.id, requests)
-            self.api.values_batch_update(entry.id, data)
+            before = self.api.get_file(entry.id, "id,modifiedTime").get("modifiedTime")
+            # Our write counts as "no change" only over a version whose decisions we took; and
+            # the review tabs (their decision cells blanked) are rewritten only over that one:
+            # a decision typed since the tabs were read waits for the next run, never lost.
+            known = bool(before) and before == self._dashboard_seen
+            review_due = review_due and known
+            if not tables_due and not review_due:
+                return "không đổi"
+            writing = (review or []) if review_due else []
+            requests, data = dashboard_writes(tables) if tables_due else ([], [])
+            requests += review_writes(writing, help_text)
+            self._dashboard_update(entry.id, requests, writing)
+            if review_due:
+                self.state.review_hash = reviewed
+                self.state.review_token = uuid.uuid4().hex[:12]
+                self._review_due = False
+            if data:
+                self.api.values_batch_update(entry.id, data)
+            after = self.api.get_file(entry.id, "id,modifiedTime").get("modifiedTime")
         except GoogleError as exc:
+            self.state.own_writes.pop(entry.id, None)
             self._found.append(Finding("dashboard-failed", {"reason": str(exc)}, source="google",
                                        key="dashboard"))
             return f"không ghi được ({exc})"
-        self.state.dashboard_hash = content
+        if known and after:
+            self.state.own_writes[entry.id] = after
+        else:
+            self.state.own_writes.pop(entry.id, None)
+        if tables_due:
+            self.state.dashboard_hash = content
         return "đã cập nhật"
+
+    def _review_tabs(self, result: Consolidated) -> list | None:
+        """Tonight's review tabs; None when the review store could not be used (no state at
+        all): the tabs then stay as they are, with whatever the office typed."""
+        status = result.status
+        if "review_state" not in status or \
+                not status["review_state"].fillna("").astype(str).ne("").any():
+            return None
+        return review_tabs(status, result.findings, self.config.catalogue,
+                           self.config.plan.name)
+
+    def _dashboard_update(self, ref: str, requests: list[dict], review: list) -> None:
+        """ONE batchUpdate; a dashboard tab someone deleted (or a dashboard provisioned before
+        the review tabs existed) is added back first, then the same requests again."""
+        try:
+            self.api.batch_update(ref, requests)
+        except GoogleError as exc:
+            if exc.status != 400:
+                raise
+            meta = self.api.spreadsheet(ref, "sheets.properties.sheetId")
+            existing = {int(s["properties"]["sheetId"]) for s in meta.get("sheets", [])}
+            added = [{"addSheet": {"properties": {"sheetId": sid, "title": title}}}
+                     for sid, title, _ in DASHBOARD_TABS if sid not in existing]
+            added += review_sheet_requests([tab for tab in review if tab[0] not in existing])
+            if not added:
+                raise
+            self.api.batch_update(ref, added + requests)
 
     def _summary(self, counts: dict[str, int], dashboard: str) -> list[str]:
         outcomes = list(self.outcomes.values())
@@ -331,7 +533,9 @@ class GoogleSource:
             f"Google: đọc {outcomes.count('read')} bảng tính, dùng lại số liệu đã lưu của "
             f"{outcomes.count('snapshot')}, không truy cập được {outcomes.count('unreachable')}.",
             f"Google: ghi kết quả kiểm tra vào {counts['written']} bảng tính "
-            f"({counts['unchanged']} không đổi, {counts['failed']} lỗi); bảng Tổng hợp: "
+            f"({counts['unchanged']} không đổi, {counts['failed']} lỗi"
+            + (f", {counts['deferred']} để lần sau vì vừa có người sửa" if counts["deferred"]
+               else "") + "); bảng Tổng hợp: "
             f"{dashboard}.",
             f"Google: {calls['read']} lượt đọc, {calls['write']} lượt ghi, {calls['drive']} "
             f"lượt gọi Drive, {calls['retry']} lần thử lại.",

@@ -18,8 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from flows.core import review as core
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import Layout, make_key
+from flows.core.results_tab import EXPLANATION_COLUMN, HEADER
 from flows.core.review import finding_parts, still_open
 from flows.core.vnformat import percent
 from flows.sources.google.render import (
@@ -28,6 +30,7 @@ from flows.sources.google.render import (
     INPUT_FILL,
     PREFILLED_FILL,
     RESULTS_SHEET_ID,
+    RESULTS_TITLE,
     WARNING_FILL,
     cell_format,
     colour,
@@ -37,8 +40,6 @@ from flows.sources.google.render import (
 )
 from flows.sources.google.snapshots import FlagState
 
-HEADER = ["STT", "Trang", "Ô", "Mức độ", "Nội dung", "Cách sửa", "Giá trị đã nhập",
-          "Ghi nhận lúc"]
 HEADER_ROW = 5  # 0-based row of the findings table header on the results tab
 _A1 = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
 _FILLS = {ERROR: ERROR_FILL, WARNING: WARNING_FILL}
@@ -139,7 +140,8 @@ def unit_flags(unit_name: str, findings: pd.DataFrame, status: dict[str, Any],
     summary = [
         [f"KẾT QUẢ KIỂM TRA SỐ LIỆU – {unit_name}"],
         [f"Cập nhật lúc {stamp}. Trang này do hệ thống tự ghi; hãy sửa số liệu ở các trang nhập "
-         "liệu (ô nền vàng), không sửa trang này."],
+         "liệu (ô nền vàng). Nếu số liệu đúng, ghi lý do vào cột “Giải trình của đơn vị” "
+         "(nền vàng) trên dòng của phát hiện; không sửa các cột khác."],
         [f"Tình trạng: {state}. Đã nhập {percent(float(status.get('completeness') or 0))} ô bắt "
          f"buộc ({status.get('required_filled', 0)}/{status.get('required_total', 0)})."],
         [counts],
@@ -151,7 +153,9 @@ def unit_flags(unit_name: str, findings: pd.DataFrame, status: dict[str, Any],
     for n, f in enumerate(findings.itertuples(), start=1):
         word = (labels or {}).get(f.severity, f.severity)
         body.append([n, f.sheet or "", f.cell or "", str(word).capitalize(), f.message,
-                     f.instruction, f.value or "", first_seen[f.finding_id]])
+                     f.instruction, f.value or "", first_seen[f.finding_id],
+                     _text(getattr(f, "state", "")), _text(getattr(f, "explanation", "")),
+                     f.finding_id])
         where = cell_position(f.cell or "")
         sid = sheet_ids.get(f.sheet or "")
         if where and sid is not None and f.severity in _FILLS:
@@ -159,10 +163,10 @@ def unit_flags(unit_name: str, findings: pd.DataFrame, status: dict[str, Any],
             if key not in highlights or f.severity == ERROR:
                 highlights[key] = [sid, *where, _restore_kind(f, layout), _FILLS[f.severity]]
     if not body:
-        body.append(["", "", "", "", "Không có lỗi hay cảnh báo nào.", "", "", ""])
+        body.append(["", "", "", "", "Không có lỗi hay cảnh báo nào."] + [""] * 6)
     marks = sorted(highlights.values())
-    # The hash leaves out times: only a change of flags is worth a write.
-    stable = [summary[0], summary[2], summary[3], [row[:7] for row in body], marks]
+    # The hash leaves out times: only a change of flags (or of their answers) is worth a write.
+    stable = [summary[0], summary[2], summary[3], [row[:7] + row[8:] for row in body], marks]
     return Flags(summary + body, marks, digest(stable), first_seen)
 
 
@@ -174,6 +178,11 @@ def _repeat(sid: int, row: int, col: int, fill: str | None) -> dict:
         "cell": cell, "fields": "userEnteredFormat.backgroundColor"}}
 
 
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else str(value)
+
+
 def _row_data(index: int, row: list[object]) -> dict:
     if index == 0:
         fmt: dict[str, Any] = {"textFormat": {"bold": True, "fontSize": 13}}
@@ -181,9 +190,10 @@ def _row_data(index: int, row: list[object]) -> dict:
         fmt = {"wrapStrategy": "OVERFLOW_CELL"}
     else:
         fmt = cell_format("header" if index == HEADER_ROW else "label")
+    answer = cell_format("input") if index > HEADER_ROW else fmt
     cells = []
-    for value in row:
-        cell: dict[str, Any] = {"userEnteredFormat": fmt}
+    for c, value in enumerate(row):
+        cell: dict[str, Any] = {"userEnteredFormat": answer if c == EXPLANATION_COLUMN else fmt}
         if extended_value(value):
             cell["userEnteredValue"] = extended_value(value)
         cells.append(cell)
@@ -200,13 +210,15 @@ def flag_requests(flags: Flags, previous: FlagState,
     requests: list[dict] = []
     if existing is not None and RESULTS_SHEET_ID not in existing:
         requests.append({"addSheet": {"properties": {
-            "sheetId": RESULTS_SHEET_ID, "title": "Kết quả kiểm tra",
-            "gridProperties": {"rowCount": 200, "columnCount": 10, "frozenRowCount": 6}}}})
+            "sheetId": RESULTS_SHEET_ID, "title": RESULTS_TITLE,
+            "gridProperties": {"rowCount": 200, "columnCount": len(HEADER),
+                               "frozenRowCount": 6}}}})
     height = max(len(flags.rows), previous.rows, 1)
     requests.append({"updateSheetProperties": {
         "properties": {"sheetId": RESULTS_SHEET_ID,
-                       "gridProperties": {"rowCount": max(height + 20, 200)}},
-        "fields": "gridProperties.rowCount"}})
+                       "gridProperties": {"rowCount": max(height + 20, 200),
+                                          "columnCount": len(HEADER)}},
+        "fields": "gridProperties.rowCount,gridProperties.columnCount"}})
     requests.append({"updateCells": {
         "range": {"sheetId": RESULTS_SHEET_ID, "startRowIndex": 0, "endRowIndex": height,
                   "startColumnIndex": 0, "endColumnIndex": len(HEADER)},
@@ -249,3 +261,111 @@ def dashboard_writes(tables: list[tuple[int, str, list[list[object]]]]) -> tuple
         for sid, _, rows in tables]
     data = [{"range": f"{quoted(title)}!A1", "values": rows} for _, title, rows in tables]
     return requests, data
+
+
+# --------------------------------------------------------------------------- dashboard: review
+
+# The two review tabs of the dashboard: the same tables as `duyet.xlsx` (`core.review_tables`).
+REVIEW_TABS = {core.UNITS_TABLE: (sheet_id("#dashboard-review-units"), core.UNIT_COLUMNS),
+               core.FINDINGS_TABLE: (sheet_id("#dashboard-review-findings"),
+                                     core.FINDING_COLUMNS)}
+REVIEW_SHEET_IDS = [sid for sid, _ in REVIEW_TABS.values()]
+REVIEW_WIDTHS = {"unit": 80, "name": 170, "state": 120, "last": 250, "decision": 140,
+                 "text": 260, "by": 160, "finding": 110, "cell": 170, "severity": 80,
+                 "message": 400, "explanation": 260}  # pixels
+_TYPED = ("decision", "text", "by")  # the columns the office types in
+_GRID = "gridProperties.rowCount,gridProperties.columnCount,gridProperties.frozenRowCount"
+
+ReviewTab = tuple[int, core.ReviewTable]  # (sheet id, table)
+
+
+def review_tabs(status: pd.DataFrame, findings: pd.DataFrame, catalogue: Any,
+                plan: str) -> list[ReviewTab]:
+    """The dashboard's review tabs: every unit with its review state, and the findings that
+    need a decision (empty frames: the bare tabs, as provisioned)."""
+    return [(REVIEW_TABS[t.table][0], t)
+            for t in core.review_tables(status, findings, catalogue, plan)]
+
+
+def _fields(table: core.ReviewTable) -> list[str]:
+    return [name for name, _ in REVIEW_TABS[table.table][1]]
+
+
+def review_grid(table: core.ReviewTable, help_text: str) -> list[list[object]]:
+    """Title, help, a blank line, the header on row `core.HEADER_ROW`, then the rows (the
+    office's columns blank)."""
+    top = [[table.title], [help_text]] + [[] for _ in range(core.HEADER_ROW - 3)]
+    return top + [list(table.header)] + [[plain(v) for v in row] for row in table.rows]
+
+
+def review_content(tabs: list[ReviewTab], help_text: str) -> list:
+    """What the review tabs show, for the dashboard's digest."""
+    return [[sid, t.sheet, t.choices, t.decision_column, review_grid(t, help_text)]
+            for sid, t in tabs]
+
+
+def _review_row(index: int, row: list[object], fields: list[str]) -> dict:
+    if index == 0:
+        formats = [{"textFormat": {"bold": True, "fontSize": 13}}] * len(row)
+    elif index < core.HEADER_ROW - 1:
+        formats = [{"wrapStrategy": "OVERFLOW_CELL"}] * len(row)
+    elif index == core.HEADER_ROW - 1:
+        formats = [cell_format("header")] * len(fields)
+    else:
+        formats = [cell_format("input" if name in _TYPED else "label") for name in fields]
+    cells = []
+    for c, fmt in enumerate(formats):
+        cell: dict[str, Any] = {"userEnteredFormat": fmt}
+        value = extended_value(row[c] if c < len(row) else None)
+        if value:
+            cell["userEnteredValue"] = value
+        cells.append(cell)
+    return {"values": cells}
+
+
+def review_sheet_requests(tabs: list[ReviewTab], index: int | None = None) -> list[dict]:
+    """Add the review tabs (provisioning, or a tab someone deleted), with column widths."""
+    requests: list[dict] = []
+    for n, (sid, table) in enumerate(tabs):
+        properties: dict[str, Any] = {"sheetId": sid, "title": table.sheet, "gridProperties": {
+            "rowCount": core.HEADER_ROW + 1, "columnCount": len(table.header),
+            "frozenRowCount": core.HEADER_ROW}}
+        if index is not None:
+            properties["index"] = index + n
+        requests.append({"addSheet": {"properties": properties}})
+        requests += [{"updateDimensionProperties": {
+            "range": {"sheetId": sid, "dimension": "COLUMNS", "startIndex": c,
+                      "endIndex": c + 1},
+            "properties": {"pixelSize": REVIEW_WIDTHS.get(name, 100)}, "fields": "pixelSize"}}
+            for c, name in enumerate(_fields(table))]
+    return requests
+
+
+def review_writes(tabs: list[ReviewTab], help_text: str) -> list[dict]:
+    """Each review tab rewritten whole within the batchUpdate, by sheet id (a renamed tab is
+    still ours): resized to its table, every cell as a typed value (text never becomes a
+    formula, like RAW), the office's columns blank, and the "Quyết định" dropdown (strict,
+    one of the choices) on every row."""
+    requests: list[dict] = []
+    for sid, table in tabs:
+        grid = review_grid(table, help_text)
+        fields = _fields(table)
+        height, width = max(len(grid), core.HEADER_ROW + 1), len(fields)
+        requests.append({"updateSheetProperties": {"properties": {"sheetId": sid,
+            "gridProperties": {"rowCount": height, "columnCount": width,
+                               "frozenRowCount": core.HEADER_ROW}}, "fields": _GRID}})
+        requests.append({"updateCells": {
+            "range": {"sheetId": sid, "startRowIndex": 0, "endRowIndex": height,
+                      "startColumnIndex": 0, "endColumnIndex": width},
+            "rows": [_review_row(i, row, fields) for i, row in enumerate(grid)],
+            "fields": CELL_FIELDS}})
+        if table.rows:
+            column = table.decision_column - 1
+            requests.append({"setDataValidation": {
+                "range": {"sheetId": sid, "startRowIndex": core.HEADER_ROW,
+                          "endRowIndex": len(grid), "startColumnIndex": column,
+                          "endColumnIndex": column + 1},
+                "rule": {"condition": {"type": "ONE_OF_LIST", "values": [
+                    {"userEnteredValue": choice} for choice in table.choices]},
+                    "strict": True, "showCustomUi": True}}})
+    return requests

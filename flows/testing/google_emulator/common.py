@@ -252,6 +252,11 @@ class Settings:
 
     def __init__(self, service_account_no_storage: bool = False) -> None:
         self.service_account_no_storage = service_account_no_storage
+        # e-mail (lower case) → the name Drive shows for that person; else the e-mail's local part
+        self.display_names: dict[str, str] = {}
+
+    def display_name(self, email: str) -> str:
+        return self.display_names.get(email.lower(), email.split("@")[0])
 
 
 class TokenCursor:

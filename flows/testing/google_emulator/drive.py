@@ -120,6 +120,12 @@ class DriveApi:
                                    "me": owner.lower() == identity.lower(),
                                    "permissionId": permission_id("user", owner),
                                    "emailAddress": owner}]
+        editor = file.last_modifying_user or owner
+        if editor:
+            resource["lastModifyingUser"] = {
+                "kind": "drive#user", "displayName": self.settings.display_name(editor),
+                "me": editor.lower() == identity.lower(),
+                "permissionId": permission_id("user", editor), "emailAddress": editor}
         resource["permissions"] = [permission_resource(p) for p in file.permissions]
         resource["capabilities"] = {
             "canEdit": rank >= WRITER, "canCopy": file.mime_type != FOLDER_MIME,
@@ -217,7 +223,7 @@ class DriveApi:
             file.parents += [p for p in added if p not in file.parents]
             changed = True
         if changed:
-            self.store.touch(file)
+            self.store.touch(file, call.identity)
         return 200, apply_fields(self.resource(file, call.identity),
                                  _fields(call, _DEFAULT_FILE_FIELDS))
 

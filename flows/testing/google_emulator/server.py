@@ -131,7 +131,8 @@ class GoogleEmulator:
         self.drive = DriveApi(self.store, self.settings)
         self.read_quota = SlidingWindowQuota(read_quota_per_minute, clock)
         self.write_quota = SlidingWindowQuota(write_quota_per_minute, clock)
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._attempts: collections.Counter[str] = collections.Counter()  # per request target
         self._lock = threading.Lock()  # counts and fault RNG
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -239,7 +240,7 @@ class GoogleEmulator:
         self._count(route.kind)
         if self.latency_s > 0:
             time.sleep(self.latency_s)
-        fault = self._draw_fault()
+        fault = self._draw_fault(self._target(route.kind, args))
         if fault == "drop":
             self._count("fault", "fault.drop")
             self._drop(handler)
@@ -263,13 +264,25 @@ class GoogleEmulator:
                                            "status": "INTERNAL"}}
         self._send(handler, status, body)
 
-    def _draw_fault(self) -> int | str | None:
+    def _target(self, kind: str, args: list[str]) -> str:
+        """A request's target in words that stay the same from one test session to the next:
+        file ids (random) are replaced by the files' names."""
+        with self.store.lock:
+            named = [f.name if (f := self.store.get(a)) is not None else a for a in args]
+        return " ".join([kind, *named])
+
+    def _draw_fault(self, target: str) -> int | str | None:
+        """Whether this request fails, and how: drawn from the seed, the request's method and
+        path, and how many times that request came before, so that the same run meets the same
+        faults whatever order its threads send their requests in."""
         if self.fault_rate <= 0:
             return None
         with self._lock:
-            if self._rng.random() >= self.fault_rate:
-                return None
-            return self._rng.choice((500, 503, "drop", "drop"))
+            self._attempts[target] += 1
+            draw = random.Random(f"{self._seed}|{target}|{self._attempts[target]}")
+        if draw.random() >= self.fault_rate:
+            return None
+        return draw.choice((500, 503, "drop", "drop"))
 
     def _check_quota(self, route: Route, identity: str) -> None:
         if route.quota is None:
@@ -369,16 +382,17 @@ class GoogleEmulator:
             self.store.save()
 
     def set_values(self, file_id: str, range_text: str, rows: list[list[Any]],
-                   value_input_option: str = "RAW") -> None:
-        """Write values as ``values.update`` would (bumps modifiedTime)."""
+                   value_input_option: str = "RAW", *, by: str | None = None) -> None:
+        """Write values as ``values.update`` would (bumps modifiedTime), as the person with
+        the e-mail ``by`` (Drive's ``lastModifyingUser``; protections apply), else the owner."""
         with self.store.lock:
             file = self._file(file_id)
-            call = Call(self._owner_of(file), {}, None)
+            call = Call(by or self._owner_of(file), {}, None)
             sheet, rect = self.sheets.resolve(file.content, range_text)
             write = self.sheets.plan(file, call, sheet, rect, rows, "ROWS", value_input_option,
                                      "data.values")
             write.apply()
-            self.store.touch(file)
+            self.store.touch(file, call.identity)
             self.store.save()
 
     def get_grid(self, file_id: str, sheet_title: str,

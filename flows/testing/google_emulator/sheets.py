@@ -297,7 +297,7 @@ class SheetsApi:
         batch = Batch(file, call.identity)
         replies = batch.run(body.get("requests"))
         batch.commit()
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         response: JSON = {"spreadsheetId": file.id, "replies": replies}
         if body.get("includeSpreadsheetInResponse"):
             response["updatedSpreadsheet"] = self.resource(
@@ -321,7 +321,7 @@ class SheetsApi:
         clone = clone_sheet(source, random_id(taken), title, taken)
         spreadsheet.sheets.append(clone)
         spreadsheet.reindex()
-        self.store.touch(target)
+        self.store.touch(target, call.identity)
         return 200, clean_sheet_properties(clone.properties)
 
     # --- values: reads ---
@@ -411,7 +411,7 @@ class SheetsApi:
         write = self.plan(file, call, sheet, rect, _values(body), body.get("majorDimension"),
                           option, "data.values")
         write.apply()
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         response = write.summary(file.id)
         if call.flag("includeValuesInResponse"):
             response["updatedData"] = self._updated_data(file, write, call.query)
@@ -439,7 +439,7 @@ class SheetsApi:
                                     f"data[{index}].values"))
         for write in writes:
             write.apply()
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         response: JSON = {"spreadsheetId": file.id}
         if writes:
             summaries = [w.summary(file.id) for w in writes]
@@ -456,7 +456,7 @@ class SheetsApi:
         """``POST .../values/{range}:clear``."""
         file = self.open(call, spreadsheet_id, write=True)
         cleared = self._clear(file, call, range_text)
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         return 200, {"spreadsheetId": file.id, "clearedRange": cleared}
 
     def values_batch_clear(self, call: Call, spreadsheet_id: str) -> Answer:
@@ -467,7 +467,7 @@ class SheetsApi:
             sheet, box = self.locate(file.content, text)
             self.check_protection(file, sheet, box, call.identity)
         cleared = [self._clear(file, call, text) for text in ranges]
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         return 200, {"spreadsheetId": file.id, "clearedRanges": cleared}
 
     def _clear(self, file: DriveFile, call: Call, text: str) -> str:
@@ -496,7 +496,7 @@ class SheetsApi:
         if insert == "INSERT_ROWS" and write.entries:
             insert_lines(sheet, "ROWS", top, write.box.rows, True)
         write.apply()
-        self.store.touch(file)
+        self.store.touch(file, call.identity)
         response: JSON = {"spreadsheetId": file.id}
         if table:
             response["tableRange"] = format_range(sheet.title, table)

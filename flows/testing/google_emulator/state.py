@@ -189,6 +189,7 @@ class DriveFile:
     permissions: list[JSON] = field(default_factory=list)
     comments: list[JSON] = field(default_factory=list)
     spreadsheet: Spreadsheet | None = None
+    last_modifying_user: str | None = None  # e-mail of who wrote it last (None: its owner)
 
     @property
     def content(self) -> Spreadsheet:
@@ -269,10 +270,12 @@ class Store:
             if candidate not in self.files:
                 return candidate
 
-    def touch(self, file: DriveFile) -> None:
-        """Record a write: bump modifiedTime and version."""
+    def touch(self, file: DriveFile, by: str | None = None) -> None:
+        """Record a write by ``by`` (an identity): bump modifiedTime and version."""
         file.modified_time = self.now()
         file.version += 1
+        if by:
+            file.last_modifying_user = by
         self.mark(file.id)
 
     def mark(self, file_id: str) -> None:
