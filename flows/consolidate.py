@@ -24,6 +24,7 @@ from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError
 
 from flows.config import Config, ConfigError, load_config
+from flows.core.approved import use_approved
 from flows.core.audit import completion_dates, late_edit_findings
 from flows.core.consolidate import Checked, Consolidated, check, summarise, unit_status
 from flows.core.extract import Extraction, extract_workbook
@@ -42,6 +43,7 @@ from flows.core.timeliness import as_of_date, end_of_day
 from flows.notify import send_reminders
 from flows.outputs import names
 from flows.outputs.findings_xlsx import write_findings_xlsx
+from flows.outputs.private import keep_private
 from flows.outputs.report import ReportFiles, render_report, summary_markdown
 from flows.outputs.review_xlsx import write_review_xlsx
 from flows.outputs.rundirs import (
@@ -55,8 +57,8 @@ from flows.outputs.tables import write_csv, write_json
 from flows.sources.base import Source
 from flows.sources.folder import FolderSource
 from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
-from flows.store.review import review_night
-from flows.store.review_workbook import take_review_workbook
+from flows.store.review import released_findings, review_night
+from flows.store.review_workbook import take_review_decisions, take_review_workbook
 
 
 @dataclass
@@ -123,8 +125,8 @@ def read_and_extract(source: Source, ref: str, layout: Layout, config: Config) -
 
 @task(cache_policy=NO_CACHE)
 def check_all(extractions: list[Extraction], config: Config, layout: Layout,
-              as_of: date) -> Checked:
-    return check(extractions, config, layout, as_of, config.rules)
+              as_of: date, released: frozenset[str] = frozenset()) -> Checked:
+    return check(extractions, config, layout, as_of, config.rules, released)
 
 
 @task(cache_policy=NO_CACHE)
@@ -164,6 +166,21 @@ def apply_review_workbook(root: Path, config: Config, state_dir: Path,
     run, filled in and put back there), applied before tonight's review; the refused ones as
     findings. The logic is `flows.store.review_workbook`'s."""
     return take_review_workbook(root / names.REVIEW_XLSX, config, state_dir, moment)
+
+
+def approved_numbers(result: Consolidated, config: Config, layout: Layout,
+                     state_dir: Path) -> tuple[Consolidated, list[Finding]]:
+    """A final run's numbers: every unit that stands approved (or edited after approval) with
+    its values as the last run before its last approval read them, from the audit history;
+    the others live. A history that cannot be used now leaves every unit live, saying why."""
+    if not result.approvals:
+        return result, []
+    read, problems = _use_history(state_dir, lambda history: {
+        unit: history.values_as_of(unit, at) for unit, at in result.approvals.items()})
+    if read is None:
+        return result, problems
+    _log().info("Final: approved numbers of %d units", sum(v is not None for v in read.values()))
+    return use_approved(result, read, layout, config.catalogue), problems
 
 
 def _use_history(state_dir: Path, work) -> tuple[object | None, list[Finding]]:
@@ -333,8 +350,9 @@ class Steps:
                    for ref in refs]
         return [future.result() for future in futures]
 
-    def check(self, extractions, config, layout, as_of) -> Checked:
-        return check_all(quote(extractions), quote(config), quote(layout), as_of)
+    def check(self, extractions, config, layout, as_of, released=frozenset()) -> Checked:
+        return check_all(quote(extractions), quote(config), quote(layout), as_of,
+                         quote(released))
 
     def history(self, checked, config, as_of, state, run_id, moment) -> Consolidated:
         return record_history(quote(checked), quote(config), as_of, state, run_id, moment)
@@ -363,8 +381,8 @@ class PlainSteps(Steps):
             return list(pool.map(lambda ref: read_and_extract.fn(reader, ref, layout, config),
                                  refs))
 
-    def check(self, extractions, config, layout, as_of):
-        return check_all.fn(extractions, config, layout, as_of)
+    def check(self, extractions, config, layout, as_of, released=frozenset()):
+        return check_all.fn(extractions, config, layout, as_of, released)
 
     def history(self, checked, config, as_of, state, run_id, moment):
         return record_history.fn(checked, config, as_of, state, run_id, moment)
@@ -425,8 +443,13 @@ def run_consolidation(
         state = Path(state_dir) if state_dir else root / "state"
         moment = now or datetime.now(UTC)
         run_id = str(flow_run.get_id() or f"local-{moment:%Y%m%dT%H%M%S%f}")
-        checked = steps.check(extractions, config, layout, as_of)
+        keep_private(state)  # the history and the drafts: the office's account only
+        # the office's decisions first, so that a personal-data finding it marked not an error
+        # tonight releases its text in tonight's checks
         decided = apply_review_workbook(root, config, state, moment)
+        decided += take_review_decisions(reader, config, state, moment)  # Google's dashboard
+        checked = steps.check(extractions, config, layout, as_of,
+                              released_findings(config, state))
         result = steps.history(checked, config, as_of, state, run_id, moment)
         for line in reader.finish(result, as_of):
             logger.info("%s", line)
@@ -434,6 +457,9 @@ def run_consolidation(
         for line in lines:
             logger.info("%s", line)
         operations = reader.findings() + failed + decided
+        if final:  # the official report consolidates each unit's approved numbers
+            result, unusable = approved_numbers(result, config, layout, state)
+            operations += unusable
         if not refs:  # say it plainly, not with a report of empty tables
             operations.append(Finding("source-empty", {"source": reader.label},
                                       key="source-empty"))
@@ -454,6 +480,8 @@ def run_consolidation(
             files = steps.outputs(result, target, meta, config.catalogue)
             report = steps.report(result, config, layout, target, as_of, final, pdf)
             files += [str(path) for path in report.paths()]
+            # which report files may leave the office, which are internal (README: Outputs)
+            write_json(target / names.RUN_JSON, {**meta, "report_files": report.manifest()})
             if dated and not final and scope is None:  # a subset never replaces the town
                 point_latest(root, target)
             if final:
@@ -463,6 +491,7 @@ def run_consolidation(
             logger.error("%s", message)
             return Outcome(None, message)
         steps.publish(result, config, report)
+        keep_private(state)  # what the run wrote there tonight, too
     summary = run_summary(result, target, as_of, files)
     summary.lost_units = lost_units(extractions, result.chosen, config.catalogue)
     summary.trouble = trouble(result.findings)

@@ -116,3 +116,38 @@ def worded(rule: str, severity: str, message: str, instruction: str = "", *,
     fields = {k: v for k, v in where.items() if k != "key"}
     return RenderedFinding(finding.finding_id, rule, severity, category, rule, message,
                            instruction, **fields)
+
+
+def stored_texts(*folders: Path) -> dict[str, str]:
+    """Everything written under these folders, as text, one entry per place: each file's bytes
+    (any encoding we write: UTF-8, its XML entities resolved), each member of a zip (.xlsx,
+    .docx) and each row of each table of a SQLite file, so that a test can look for a text in
+    all of them."""
+    import html
+    import sqlite3
+    import unicodedata
+    import zipfile
+    from contextlib import closing
+
+    def readable(data: bytes) -> str:
+        text = html.unescape(data.decode("utf-8", errors="replace"))
+        return unicodedata.normalize("NFC", text)
+
+    found: dict[str, str] = {}
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            found[str(path)] = readable(data)
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    for member in archive.namelist():
+                        found[f"{path}!{member}"] = readable(archive.read(member))
+            if data[:16] == b"SQLite format 3\x00":
+                with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                    tables = [r[0] for r in db.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'")]
+                    for table in tables:
+                        rows = db.execute(f'SELECT * FROM "{table}"').fetchall()
+                        found[f"{path}#{table}"] = unicodedata.normalize(
+                            "NFC", "\n".join(repr(row) for row in rows))
+    return found

@@ -86,6 +86,11 @@ def test_the_shipped_demo_runs_the_flow_and_shows_the_planted_problems(tmp_path,
     out = tmp_path / "demo" / "ket-qua"
     for name in ("values.csv", "findings.csv", "status.csv", "lists.csv", "run.json"):
         assert (out / name).is_file()
+    # the report's two versions, named in run.json: published (small counts protected), internal
+    report_files = json.loads((out / "run.json").read_text(encoding="utf-8"))["report_files"]
+    assert report_files["internal"] == ["bao-cao-noi-bo.docx", "phu-luc-noi-bo.xlsx"]
+    assert {"bao-cao.docx", "report.html", "phu-luc.xlsx"} <= set(report_files["published"])
+    assert all((out / name).is_file() for names in report_files.values() for name in names)
     assert "Tình hình nhập liệu" in output and "Hương Bình" in output
     findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
     planted = set(zip(findings.unit_code, findings.rule, strict=True))

@@ -302,7 +302,8 @@ def test_times_new_roman_everywhere_and_body_paragraphs(draft):
 
 
 def test_docx_appendix_numbers_equal_the_data_and_totals_the_sums(draft, content, result):
-    document = Document(str(draft.docx))
+    # the internal version has every exact number (the published one: tests/test_suppression.py)
+    document = Document(str(draft.internal_docx))
     rendered = appendix_tables(document)
     tables = [t for a in content.appendices for t in a.tables]
     assert len(rendered) == len(tables)
@@ -360,7 +361,8 @@ def evaluate(wb, sheet, formula: str) -> object:
 
 
 def test_xlsx_appendix_values_and_formulas(draft, content, result):
-    wb = load_workbook(draft.xlsx)
+    # the internal version has every exact number (the published one: tests/test_suppression.py)
+    wb = load_workbook(draft.internal_xlsx)
     data = expected_matrix(result)
     codes = list(result.status["unit_code"])
     formulas = 0
@@ -755,3 +757,30 @@ def test_pdf_with_libreoffice(result, final_config, layout, tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     assert pages >= 5
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_commune_text_withheld_for_personal_data_is_never_quoted(result, config):
+    """Tứ Hạ's "Khó khăn" cell held a child's name: its text is the mask in the values. Section
+    III quotes the other communes as before, never the mask as Tứ Hạ's words, and says how many
+    were left out without naming the unit."""
+    label = config.form.item("D3").label
+    wording = load_wording()
+
+    def part(values) -> list[str]:
+        content = build_content(replace(result, values=values), config, AS_OF, False, wording)
+        [lines] = [lines for heading, lines in under_headings(content, 2).items()
+                   if heading.endswith(label)]
+        return lines
+
+    before = part(result.values)
+    masked = result.values.copy()
+    masked.loc[(masked.unit_code == "P01") & (masked.indicator == "D3"),
+               "value"] = config.privacy.mask
+    after = part(masked)
+    quoted = [line for line in before if line.startswith("- ")]
+    assert quoted[0].startswith("- Phường Tứ Hạ: ")
+    assert before == [*quoted, "(Chưa có ý kiến của: Xã Bình Thành.)"]
+    assert after == [*quoted[1:],
+                     "(Có 1 ý kiến không trích dẫn trong báo cáo vì có thể chứa thông tin cá nhân "
+                     "của trẻ em.)",
+                     "(Chưa có ý kiến của: Xã Bình Thành.)"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 # Importing the command modules registers their commands on the app.
-from flows.cli import google, history, review, run, workspace  # noqa: F401
+from flows.cli import erase, google, history, review, run, workspace  # noqa: F401
 from flows.cli.app import app, err
 
 __all__ = ["app", "main"]

@@ -145,8 +145,10 @@ def print_summary(summary) -> None:
         f"{summary.units_on_time}/{summary.units_expected}; "
         f"lỗi: {summary.errors}; cảnh báo: {summary.warnings}.", highlight=False)
     console.print(f"Kết quả đã ghi vào: [bold]{summary.out_dir}[/] — báo cáo bao-cao.docx "
-                  "(report.html, phu-luc.xlsx); findings.xlsx liệt kê các ô cần sửa (cùng "
-                  "values.csv, findings.csv, status.csv, reporting.csv).")
+                  "(report.html, phu-luc.xlsx), bản phát hành, số nhỏ được bảo vệ; bản nội bộ "
+                  "có số liệu chính xác, không phát hành: bao-cao-noi-bo.docx, "
+                  "phu-luc-noi-bo.xlsx; findings.xlsx liệt kê các ô cần sửa (cùng values.csv, "
+                  "findings.csv, status.csv, reporting.csv).")
     if not any(name.endswith(".pdf") for name in summary.files):
         console.print("Không có bản PDF: máy này chưa cài LibreOffice (soffice) hoặc đã tắt "
                       "bằng --no-pdf.", style="dim")

@@ -1,8 +1,8 @@
 """Typed configuration of one deployment, loaded and checked by one loader (`load_config`).
 
 Every file has its model in this package: `form.yaml` (form), `units.yaml` (units),
-`plan.yaml` (plan), `rules.yaml` (rules), `quality.yaml` (quality), `reminders.yaml`
-(reminders), `google.yaml` (google); `workspace` says where the files are.
+`plan.yaml` (plan), `rules.yaml` (rules), `quality.yaml` (quality), `privacy.yaml` (privacy),
+`reminders.yaml` (reminders), `google.yaml` (google); `workspace` says where the files are.
 """
 
 from flows.config.base import (

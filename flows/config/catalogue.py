@@ -1,12 +1,12 @@
 """The catalogue of findings (`templates/findings.yaml`): every code declared once.
 
 Each code has a severity (stable: ``error``, ``warning``, ``info``), a category (reading,
-completeness, timeliness, consistency, outlier, history, access, system), a Vietnamese name and
-Jinja2 templates for its message, instruction and expected value. Code raises findings by code
-and fields only (`flows.core.findings.Finding`); the words are rendered here, at output, so
-office staff can reword any of them without touching code. The consistency rules of
-`rules.yaml` join the catalogue as codes of the category ``consistency``, their words written
-in the rule itself.
+completeness, timeliness, consistency, outlier, history, privacy, access, system), a Vietnamese
+name and Jinja2 templates for its message, instruction and expected value. Code raises
+findings by code and fields only (`flows.core.findings.Finding`); the words are rendered here,
+at output, so office staff can reword any of them without touching code. The consistency
+rules of `rules.yaml` join the catalogue as codes of the category ``consistency``, their words
+written in the rule itself.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from flows.core import vnformat
 CATALOGUE_FILE = "findings.yaml"
 Severity = Literal["error", "warning", "info"]
 Category = Literal["reading", "completeness", "timeliness", "consistency", "outlier", "history",
-                   "access", "system"]
+                   "privacy", "access", "system"]
 SEVERITY_ORDER = ("error", "warning", "info")
 RULE_PLACEHOLDERS = ("left", "right", "year", "category")
 _RULE_PLACEHOLDER = re.compile(r"\{(left|right|year|category)\}")

@@ -42,6 +42,9 @@ class Item(ConfigModel):
     # stock: a count at a point in time (children, staff), comparable across partial years;
     # flow: counted over the year (sessions, cases), compared only between whole years.
     measure: Literal["stock", "flow"] = "flow"
+    # counts of children a unit's small number could identify (abuse, special circumstances):
+    # published per unit with 1..threshold shown as "<5" (privacy.yaml: small_counts)
+    sensitive: bool = False
 
 
 class ListColumn(ConfigModel):
@@ -140,6 +143,9 @@ def form_problems(form: Form) -> list[str]:
                 if item.rows and item.rows == block.columns:
                     problems.append(
                         f"{at}.rows: không thể phân tổ dòng và cột cùng theo {item.rows!r}")
+                if item.sensitive and item.type not in NUMERIC_TYPES:
+                    problems.append(f"{at}.sensitive: chỉ dùng cho chỉ tiêu kiểu số (integer, "
+                                    "money)")
                 if item.type == "choice" and item.choices not in form.choices:
                     problems.append(
                         f"{at}.choices: không có danh sách lựa chọn {item.choices!r} trong choices"

@@ -1,10 +1,11 @@
 """The one configuration loader: every file of a config folder, checked once, all problems at once.
 
-`load_config` reads form, units, plan, rules, quality, limits, reminders and google from the config
-folder and the report wording from the templates, validates each against its model, then
-checks what refers to what (a rule naming an unknown indicator, the report naming an unknown
-code, Google settings when Google is needed). Every mistake of every file is collected into one
-`ConfigError` — file, key path, what is expected, in Vietnamese — before any workbook is opened.
+`load_config` reads form, units, plan, rules, quality, limits, privacy, reminders and google
+from the config folder and the report wording from the templates, validates each against its
+model, then checks what refers to what (a rule naming an unknown indicator, the report naming
+an unknown code, Google settings when Google is needed). Every mistake of every file is
+collected into one `ConfigError` — file, key path, what is expected, in Vietnamese — before any
+workbook is opened.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from flows.config.google import (
 )
 from flows.config.limits import LIMITS_FILE, Limits
 from flows.config.plan import Plan, plan_problems, report_problems
+from flows.config.privacy import PRIVACY_FILE, CompiledPrivacy, Privacy, compile_privacy
 from flows.config.quality import Quality
 from flows.config.reminders import ReminderSettings
 from flows.config.rules import RuleFile
 from flows.config.units import Units, units_problems
-from flows.config.workspace import config_dir, find_template, template_dirs
+from flows.config.workspace import config_dir, find_template, shipped_config, template_dirs
 
 WORDING_FILE = "bao-cao.yaml"
 # What a command may need beyond the always-required files.
@@ -56,6 +58,8 @@ class Config(BaseModel):
     templates: tuple[Path, ...] = ()
     wording: dict = {}
     catalogue: Catalogue | None = None  # every finding code, with the rules of rules.yaml
+    # the personal-data screen of free-text cells (privacy.yaml); None: no screening
+    privacy: CompiledPrivacy | None = None
 
     def template(self, name: str) -> Path:
         """The deployment's copy of a template file, else the shipped one."""
@@ -121,6 +125,37 @@ def _catalogue(dirs: tuple[Path, ...], rule_file: RuleFile | None,
     if compiled is None:
         return None
     return compiled.with_rules(rule_file.rules if rule_file else [], collect.problems)
+
+
+def _official_texts(units: Units, plan: Plan, reminders: ReminderSettings | None) -> list[str]:
+    """Names of the deployment that are not a child's: units and their addresses, the region,
+    the report's issuer and signer, the office's contact line."""
+    report = plan.report
+    texts = [text for unit in units.units for text in (unit.name, unit.full_name, *unit.emails)]
+    texts += units.staff_emails
+    texts += [units.region.name, units.region.short_name, units.region.province,
+              report.parent_body, report.issuer, report.issuer_name, report.place,
+              report.signer.name, *report.parent_lines, *report.issuer_lines]
+    if reminders is not None:
+        texts += [reminders.from_name, reminders.contact, reminders.from_address,
+                  reminders.reply_to, reminders.smtp.username or ""]
+    return [t for t in texts if isinstance(t, str) and t.strip()]
+
+
+def _privacy(folder: Path, units: Units | None, plan: Plan | None,
+             reminders: ReminderSettings | None, collect: _Collector) -> CompiledPrivacy | None:
+    """The deployment's privacy.yaml, else the shipped one (a folder made before the file
+    existed is still screened), compiled with the deployment's official names."""
+    if (folder / PRIVACY_FILE).is_file():
+        parsed = collect.parse(Privacy, PRIVACY_FILE)
+    else:
+        shipped = shipped_config() / PRIVACY_FILE
+        parsed = collect.attempt(lambda: parse_data(Privacy, load_yaml(shipped), PRIVACY_FILE)) \
+            if shipped.is_file() else None
+    if parsed is None or units is None or plan is None:
+        return None
+    return collect.attempt(lambda: compile_privacy(parsed, _official_texts(units, plan,
+                                                                           reminders)))
 
 
 _LOADED: dict[tuple, tuple[float, Config]] = {}
@@ -200,6 +235,7 @@ def _load(folder: Path, needs: set[str]) -> Config:
             collect.problems += credentials_problems(google)
         if "provision" in needs:
             collect.problems += folder_problems(google)
+    privacy = _privacy(folder, units, plan, reminders, collect)
     dirs = template_dirs(folder)
     wording = _wording(dirs, collect)
     catalogue = _catalogue(dirs, rule_file, collect)
@@ -207,4 +243,4 @@ def _load(folder: Path, needs: set[str]) -> Config:
         raise ConfigError(list(dict.fromkeys(collect.problems)))
     return Config(directory=folder, form=form, units=units, plan=plan, quality=quality,
                   limits=limits, rules=rules, reminders=reminders, google=google, templates=dirs,
-                  wording=wording, catalogue=catalogue)
+                  wording=wording, catalogue=catalogue, privacy=privacy)

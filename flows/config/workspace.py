@@ -77,8 +77,9 @@ WORKSPACE_README = """\
 Thư mục này chứa cấu hình và mẫu báo cáo của đơn vị:
 
 - `config/` — biểu mẫu (`form.yaml`), danh sách xã, phường (`units.yaml`), kế hoạch và thời
-  hạn (`plan.yaml`), quy tắc kiểm tra (`rules.yaml`), ngưỡng bất thường (`quality.yaml`), thư
-  nhắc (`reminders.yaml`), Google Sheets (`google.yaml`).
+  hạn (`plan.yaml`), quy tắc kiểm tra (`rules.yaml`), ngưỡng bất thường (`quality.yaml`),
+  mẫu tìm thông tin cá nhân trong ô chữ (`privacy.yaml`), thư nhắc (`reminders.yaml`), Google
+  Sheets (`google.yaml`).
 - `templates/` — mẫu báo cáo Word (`bao-cao.docx`), câu chữ của báo cáo (`bao-cao.yaml`), nội
   dung các thông báo lỗi, cảnh báo (`findings.yaml`).
 

@@ -6,8 +6,9 @@ findings and the status of every expected unit.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from flows.core.index import ValueIndex
 from flows.core.layout import Layout
 from flows.core.locate import Locator
 from flows.core.outliers import outlier_findings
+from flows.core.privacy import withhold_explanations, withhold_personal_data
 from flows.core.rules import RuleSet, check_rules
 from flows.core.scope import Scope
 from flows.core.timeliness import reporting_rate, timeliness, timeliness_findings
@@ -53,6 +55,14 @@ class Consolidated:
     reporting: pd.DataFrame
     chosen: dict[str, Extraction] = field(default_factory=dict)
     scope: Scope | None = None  # None: every unit of the registry
+    # From the review store (empty / None without a usable history): unit → when the office
+    # last approved it, for the units approved (or edited after approval) now; and every
+    # finding of the period with its state, fixed ones too (`flows.core.review.finding_lives`).
+    approvals: dict[str, datetime] = field(default_factory=dict)
+    finding_lives: pd.DataFrame | None = None
+    # the answers typed in the results tabs that hold personal data, as (unit, tab, row): an
+    # error says so at their row, and the review never takes them (`flows.core.privacy`)
+    withheld_answers: frozenset[tuple[str, str, int]] = frozenset()
 
 
 def choose_workbooks(
@@ -147,6 +157,7 @@ class Checked:
     lists: pd.DataFrame
     findings: list[Finding]
     chosen: dict[str, Extraction]
+    withheld_answers: frozenset[tuple[str, str, int]] = frozenset()
 
 
 def consolidate(extractions: list[Extraction], config: Config, layout: Layout, as_of: date,
@@ -156,8 +167,11 @@ def consolidate(extractions: list[Extraction], config: Config, layout: Layout, a
 
 
 def check(extractions: list[Extraction], config: Config, layout: Layout, as_of: date,
-          rules: RuleSet | None = None) -> Checked:
-    """One workbook per unit, one tidy table, and the findings of every value check."""
+          rules: RuleSet | None = None, released: Collection[str] = ()) -> Checked:
+    """One workbook per unit, one tidy table, and the findings of every value check.
+
+    `released`: the ids of the personal-data findings the office marked not an error (from
+    the review store, read before the checks): their text is used as typed."""
     chosen, findings = choose_workbooks(extractions, config)
     inactive = {u.code for u in config.units.units if not u.active}
     for extraction in extractions:
@@ -175,7 +189,10 @@ def check(extractions: list[Extraction], config: Config, layout: Layout, as_of: 
     index, implausible = drop_implausible(sorted_index(values, layout), config)
     findings += implausible
     findings += check_values(index, lists, config, as_of, rules)
-    return Checked(index, lists, findings, chosen)
+    # personal data in free text: an error at the cell, and the text withheld from here on
+    index, lists, findings = withhold_personal_data(index, lists, findings, config, released)
+    said, withheld = withhold_explanations(chosen, config, released)
+    return Checked(index, lists, findings + said, chosen, withheld)
 
 
 def drop_implausible(index: ValueIndex, config: Config) -> tuple[ValueIndex, list[Finding]]:
@@ -244,7 +261,7 @@ def summarise(checked: Checked, config: Config, as_of: date,
     status = count_findings(status, frame)
     values = index.values.drop(columns="pos")
     return Consolidated(values, checked.lists, frame, status, reporting_rate(status, as_of),
-                        checked.chosen)
+                        checked.chosen, withheld_answers=checked.withheld_answers)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

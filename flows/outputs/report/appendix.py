@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from flows.config import NUMERIC_TYPES, Block, Config, Item, Tab
+from flows.core import review
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
+from flows.core.review import days_to_fix, finding_counts
 from flows.core.vnformat import auto, percent, short_date
-from flows.outputs.report.data_quality import serious, unit_kinds
+from flows.outputs.report.data_quality import days_text, period_lives, serious, unit_kinds
 from flows.outputs.report.figures import Figures, headline, join_breakdown
 from flows.outputs.report.model import (
     CATEGORY,
@@ -40,7 +42,10 @@ STUB_UNIT_MM = 46.0
 STUB_CATEGORY_MM = 85.0
 STUB_STATUS_MM = 46.0
 STATUS_WIDTHS = {"percent": 15.0, "text": 30.0, "integer": 13.0}  # relative column widths
-QUALITY_WIDTHS = {"integer": 14.0, LONG_TEXT: 70.0}
+QUALITY_WIDTHS = {"integer": 14.0, "text": 16.0, LONG_TEXT: 70.0}
+# The states of a period's findings the data-quality appendix counts (false positives with
+# the accepted ones, as the report's words do).
+LIFE_STATES = (review.OPEN, review.EXPLAINED, review.ACCEPTED, review.FIXED)
 _NUMBERED = re.compile(r"^\s*([a-zđ]|\d{1,2})\.\s+", re.IGNORECASE)  # "a. ", "2. "
 
 
@@ -73,8 +78,10 @@ class TableMaker:
     def year_header(self, year: int) -> str:
         return f"Năm {year} (*)" if year == self.fig.partial_year else f"Năm {year}"
 
-    def notes(self, coverage: str = "", partial_cells: bool = False) -> str:
-        """The table's footnote: partial year, how totals treat missing units, "**" cells."""
+    def notes(self, coverage: str = "", partial_cells: bool = False,
+              rows: list[Row] | None = None) -> str:
+        """The table's footnote: partial year, how totals treat missing units, "**" cells,
+        and in the published version what "<5" and "x" mean when `rows` show one."""
         parts = []
         if self.fig.partial_year in self.fig.years:
             parts.append(self.wording.say(
@@ -84,7 +91,25 @@ class TableMaker:
             parts.append(self.wording.say(coverage))
         if partial_cells:
             parts.append(self.wording.say("appendix.partial_cell_note"))
+        small = self.fig.small_counts
+        if small is not None and rows:
+            shown = {cell.text.removesuffix("**") for row in rows for cell in row.cells}
+            if small.shown_as in shown or small.hidden_as in shown:
+                parts.append(self.wording.say(
+                    "appendix.small_counts_note", threshold=small.threshold,
+                    shown_as=small.shown_as, hidden_as=small.hidden_as,
+                    small=small.shown_as in shown, hidden=small.hidden_as in shown))
         return " ".join(parts)
+
+    def hide(self, cells: list[tuple[object, str]], key: str) -> list[tuple[object, str]]:
+        """A column's (value, text) per unit, with the published version's marks."""
+        if not self.fig.marks:
+            return cells
+        out = list(cells)
+        for n, code in enumerate(self.fig.codes):
+            if mark := self.fig.mark(code, key):
+                out[n] = (mark, mark)
+        return out
 
     def coverage_text(self, count: int) -> str:
         return f"{count}/{self.fig.expected}"
@@ -108,9 +133,9 @@ class TableMaker:
                       else self.fig.number_series(k))
             series.append(values)
             # Plain lists of (value, text): 150 units × 100 columns of pandas look-ups is slow.
-            lists.append([(v, format_value(v, column.kind)) for v in
-                          (x or None if column.kind == "yesno" else (None if x != x else x)
-                           for x in values.tolist())])
+            lists.append(self.hide([(v, format_value(v, column.kind)) for v in
+                                    (x or None if column.kind == "yesno" else
+                                     (None if x != x else x) for x in values.tolist())], k))
         for n, code in enumerate(self.fig.codes):
             cells = [Cell(*column[n]) for column in lists]
             rows.append(Row(UNIT, str(n + 1), self.fig.names[code], cells, unit_code=code))
@@ -118,20 +143,25 @@ class TableMaker:
         label = self.wording.say("appendix.yes_count" if yes_no else "appendix.total")
         totals, counts = [], []
         for column, values in zip(columns, series, strict=True):
+            k = make_key(column.indicator, column.breakdown, column.year)
+            fixed = self.fig.covers_marked(k)
             if column.kind == "yesno":
                 answered = values[values != ""]
                 totals.append(Cell(float((answered == "Có").sum()),
                                    auto(float((answered == "Có").sum()))))
                 count = len(answered)
+            elif mark := self.fig.total_mark(k):
+                count = int(values.notna().sum())
+                totals.append(Cell(mark, mark, fixed=True))
             else:
                 count = int(values.notna().sum())
                 total = float(values.sum()) if count else None
-                totals.append(Cell(total, format_value(total, column.kind)))
-            counts.append(Cell(count, self.coverage_text(count)))
+                totals.append(Cell(total, format_value(total, column.kind), fixed=fixed))
+            counts.append(Cell(count, self.coverage_text(count), fixed=fixed))
         rows.append(Row(TOTAL, "", label, totals))
         rows.append(Row(COVERAGE, "", self.wording.say("appendix.coverage"), counts))
         return Table(key, caption, self.wording.say("appendix.stub_unit"), header, columns, rows,
-                     self.notes("appendix.coverage_note"), STUB_UNIT_MM)
+                     self.notes("appendix.coverage_note", rows=rows), STUB_UNIT_MM)
 
     # ------------------------------------------------------------------ town breakdowns
 
@@ -162,23 +192,28 @@ class TableMaker:
             cells = []
             for column, reference in zip(columns, coverage, strict=True):
                 breakdown = join_breakdown(cat.code, column.breakdown)
-                total, count = self.fig.total(make_key(item.code, breakdown, column.year))
+                k = make_key(item.code, breakdown, column.year)
+                total, count = self.fig.total(k)
                 partial = count < reference
                 any_partial |= partial
-                text = format_value(total, item.type) + ("**" if partial else "")
-                cells.append(Cell(total, text, (item.code, breakdown, column.year), partial))
+                mark = self.fig.total_mark(k)
+                value = mark or total
+                text = (mark or format_value(total, item.type)) + ("**" if partial else "")
+                cells.append(Cell(value, text, (item.code, breakdown, column.year), partial,
+                                  fixed=bool(mark) or self.fig.covers_marked(k)))
             rows.append(Row(CATEGORY, str(n), cat.label, cells))
         keys = [(item.code, join_breakdown(total_row, c.breakdown), c.year) if total_row
                 else None for c in columns]
         rows.append(Row(COVERAGE, "", self.wording.say("appendix.coverage"),
-                        [Cell(c, self.coverage_text(c), k) for c, k in zip(coverage, keys,
-                                                                            strict=True)]))
+                        [Cell(c, self.coverage_text(c), k,
+                              fixed=k is not None and self.fig.covers_marked(make_key(*k)))
+                         for c, k in zip(coverage, keys, strict=True)]))
         caption = self.wording.say("appendix.breakdown_caption", code=item.code,
                                    label=item.label + (f" ({item.unit})" if item.unit else ""),
                                    dimension=dimension.label[:1].lower() + dimension.label[1:],
                                    **self.common)
         return Table(key, caption, self.wording.say("appendix.stub_category"), header, columns,
-                     rows, self.notes("appendix.coverage_note_town", any_partial),
+                     rows, self.notes("appendix.coverage_note_town", any_partial, rows),
                      STUB_CATEGORY_MM)
 
     # ------------------------------------------------------------------ one tab
@@ -250,11 +285,20 @@ class TableMaker:
 
     def quality_table(self, result: Consolidated) -> Table | None:
         """One row per unit with errors or warnings: their numbers and kinds (check names),
-        in registry order; None when no unit has any."""
+        in registry order; None when no unit has any. With the review store's lives of the
+        period, also how many of its errors and warnings stand open, explained, accepted (or
+        not an error) and fixed, and the median days to fix; a unit that fixed all of its
+        findings has a row too, and the total row holds the median over all fixed ones."""
         status = result.status.set_index("unit_code")
         names = self.wording.raw("appendix.quality_columns")
         spec = [("errors", "integer"), ("warnings", "integer"), ("error_kinds", LONG_TEXT),
                 ("warning_kinds", LONG_TEXT)]
+        lives = period_lives(result)
+        counts = None
+        if lives is not None:
+            counts = finding_counts(lives).set_index("unit_code")
+            counts[review.ACCEPTED] += counts.pop(review.FALSE_POSITIVE)
+            spec += [(state, "integer") for state in LIFE_STATES] + [("days_to_fix", "text")]
         columns = [Column(name, "", None, kind) for name, kind in spec]
         findings = serious(result)
         by_unit = {unit: group for unit, group in findings.groupby("unit_code", sort=False)}
@@ -262,7 +306,8 @@ class TableMaker:
         rows = []
         for code in self.fig.codes:
             errors, warnings = int(status.loc[code, "errors"]), int(status.loc[code, "warnings"])
-            if not errors and not warnings:
+            lived = counts is not None and code in counts.index
+            if not errors and not warnings and not lived:
                 continue
             group = by_unit.get(code, findings.iloc[0:0])
             cells = [Cell(float(errors), auto(float(errors))),
@@ -270,14 +315,26 @@ class TableMaker:
             for severity in (ERROR, WARNING):
                 text = unit_kinds(group, severity, self.wording, catalogue)
                 cells.append(Cell(text, text))
+            if counts is not None:
+                mine = counts.loc[code] if lived else None
+                for state in LIFE_STATES:
+                    number = float(mine[state]) if mine is not None else 0.0
+                    cells.append(Cell(number, auto(number)))
+                days = float(mine["days_to_fix"]) if mine is not None else float("nan")
+                cells.append(Cell(None if pd.isna(days) else days, days_text(days)))
             rows.append(Row(UNIT, str(len(rows) + 1), self.fig.names[code], cells,
                             unit_code=code))
         if not rows:
             return None
-        totals = [Cell(total, auto(total)) for total in
-                  (float(sum(r.cells[i].value for r in rows)) for i in (0, 1))]
-        rows.append(Row(TOTAL, "", self.wording.say("appendix.total"),
-                        totals + [Cell(None, ""), Cell(None, "")]))
+        totals = [Cell(None, "")] * len(spec)
+        for i, (_, kind) in enumerate(spec):
+            if kind == "integer":
+                total = float(sum(r.cells[i].value for r in rows))
+                totals[i] = Cell(total, auto(total))
+        if lives is not None:
+            median = days_to_fix(lives).median()
+            totals[-1] = Cell(None if pd.isna(median) else float(median), days_text(median))
+        rows.append(Row(TOTAL, "", self.wording.say("appendix.total"), totals))
         return Table("quality", self.wording.say("appendix.quality_caption"),
                      self.wording.say("appendix.stub_unit"),
                      [[HeaderCell(str(names[name])) for name, _ in spec]], columns, rows,

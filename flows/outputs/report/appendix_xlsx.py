@@ -63,12 +63,14 @@ def _value_style(kind: str, bold: bool) -> str:
 
 
 class _Writer:
-    def __init__(self, wb: Workbook, fig: Figures, data_columns: dict[str, str]):
+    def __init__(self, wb: Workbook, fig: Figures, data_columns: dict[str, str],
+                 top: int = 0):
         self.wb = wb
         self.fig = fig
         self.data_columns = data_columns  # value key → column letter on the data sheet
-        last = DATA_FIRST_ROW + fig.expected - 1
-        self.data_rows = (DATA_FIRST_ROW, last)
+        self.top = top  # rows above the content: 1 for the internal version's mark
+        first = DATA_FIRST_ROW + top
+        self.data_rows = (first, first + fig.expected - 1)
 
     def _data_span(self, key: tuple[str, str, int | None]) -> str | None:
         letter = self.data_columns.get(make_key(*key))
@@ -78,8 +80,15 @@ class _Writer:
         return f"'{DATA_SHEET}'!{letter}{first}:{letter}{last}"
 
     def formula(self, row_kind: str, cell: Cell, column: Column, span: str) -> object:
-        """What one cell holds: a number, a text, or a formula for totals and coverage."""
+        """What one cell holds: a number, a text, or a formula for totals and coverage (not
+        over cells the published version marks: their value, a formula would miss them)."""
         expected = self.fig.expected
+        if cell.fixed:
+            if row_kind == COVERAGE:
+                return cell.text
+            if isinstance(cell.value, float) and cell.value.is_integer():
+                return int(cell.value)
+            return cell.value
         if cell.key is not None and (data := self._data_span(cell.key)):
             if row_kind == COVERAGE:
                 return f'=COUNT({data})&"/{expected}"'
@@ -151,12 +160,12 @@ class _Writer:
         widest = max(len(t.columns) for t in appendix.tables) + FIRST_VALUE_COLUMN - 1
         lines = ((f"Phụ lục {appendix.number}", True, False), (appendix.title, True, False),
                  (appendix.attached, False, True))
-        for r, (text, bold, italic) in enumerate(lines, start=1):
+        for r, (text, bold, italic) in enumerate(lines, start=1 + self.top):
             cell = ws.cell(r, 1, text)
             cell.font = Font(name="Times New Roman", bold=bold, italic=italic)
             cell.alignment = Alignment(horizontal="center")
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=widest)
-        row = 5
+        row = 5 + self.top
         for table in appendix.tables:
             row = self.table(ws, table, row)
         ws.column_dimensions["A"].width = 6
@@ -186,32 +195,58 @@ def _data_keys(appendices: list[Appendix]) -> list[str]:
     return list(keys)
 
 
-def _write_data(wb: Workbook, fig: Figures, keys: list[str]) -> dict[str, str]:
-    """One row per unit, one column per value key; returns key → column letter."""
+def _write_data(wb: Workbook, fig: Figures, keys: list[str], mark: str = "") -> dict[str, str]:
+    """One row per unit, one column per value key (in the published version a marked value
+    as its mark); returns key → column letter."""
     ws = wb.create_sheet(DATA_SHEET)
+    if mark:
+        ws.append([mark])
     ws.append(["Mã đơn vị", "Đơn vị", *keys])
     ws.append(["", "(chỉ tiêu|phân tổ|năm)", *["" for _ in keys]])
     matrix = fig.numbers.reindex(index=fig.codes, columns=keys).to_numpy(dtype=float)
     for code, row in zip(fig.codes, matrix.tolist(), strict=True):
         values = [None if v != v else (int(v) if v.is_integer() else v) for v in row]
+        if fig.marks:
+            values = [fig.mark(code, key) or v for key, v in zip(keys, values, strict=True)]
         ws.append([code, fig.names[code], *values])
     ws.column_dimensions["A"].width = 12
     ws.column_dimensions["B"].width = 28
-    ws.freeze_panes = ws.cell(DATA_FIRST_ROW, 3)
+    ws.freeze_panes = ws.cell(DATA_FIRST_ROW + (1 if mark else 0), 3)
     return {key: get_column_letter(3 + i) for i, key in enumerate(keys)}
 
 
-def write_appendix_xlsx(path: Path, appendices: list[Appendix], fig: Figures) -> Path:
-    """Write the appendix workbook atomically."""
+def mark_sheet(ws, mark: str) -> None:
+    """The internal version's mark in every page's header and footer (first, odd and even
+    pages alike) and, bold and red, on the sheet's first row (written by the caller)."""
+    ws.HeaderFooter.differentFirst = False
+    ws.HeaderFooter.differentOddEven = False
+    for part in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
+        part.center.text = mark
+        part.center.font = "Times New Roman,Bold"
+    for part in (ws.oddFooter, ws.evenFooter, ws.firstFooter):
+        part.center.text = mark
+    top = ws.cell(1, 1)
+    top.value = mark
+    top.font = Font(name="Times New Roman", bold=True, color="C00000")
+
+
+def write_appendix_xlsx(path: Path, appendices: list[Appendix], fig: Figures,
+                        internal_mark: str = "") -> Path:
+    """Write the appendix workbook atomically; with `internal_mark`, the internal version:
+    the mark on the first row and in the header and footer of every sheet."""
     wb = Workbook()
     wb.remove(wb.active)
     _styles(wb)
     keys = _data_keys(appendices)
-    data_columns = _write_data(wb, fig, keys)
-    writer = _Writer(wb, fig, data_columns)
+    top = 1 if internal_mark else 0
+    data_columns = _write_data(wb, fig, keys, internal_mark)
+    writer = _Writer(wb, fig, data_columns, top)
     for appendix in appendices:
         writer.appendix(appendix)
     wb.move_sheet(DATA_SHEET, offset=len(wb.sheetnames) - 1)  # the data sheet goes last
-    wb.properties.title = "Phụ lục báo cáo tổng hợp"
+    if internal_mark:
+        for ws in wb.worksheets:
+            mark_sheet(ws, internal_mark)
+    wb.properties.title = "Phụ lục báo cáo tổng hợp" + (f" ({internal_mark})" if top else "")
     wb.properties.creator = "giamsat"
     return write_atomically(path, lambda tmp: save_valid(wb, tmp))

@@ -102,11 +102,12 @@ def trends_chart(series: list[dict], wording: Wording, path: Path) -> Path:
             labels = [f"{y}*" if y == partial else str(y) for y in years]
             values = [v or 0 for v in spec["values"]]
             bars = ax.bar(labels, values, color="#1565c0", width=0.6)
-            for bar, year, value in zip(bars, years, spec["values"], strict=True):
+            marks = spec.get("marks") or [""] * len(years)  # the published version's marks
+            for bar, year, value, mark in zip(bars, years, spec["values"], marks, strict=True):
                 if year == partial:
                     bar.set_hatch("///")
                     bar.set_facecolor("#90caf9")
-                ax.annotate(auto(value) if value is not None else "–",
+                ax.annotate(auto(value) if value is not None else (mark or "–"),
                             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center", va="bottom", fontsize=6.5, xytext=(0, 1),
                             textcoords="offset points")

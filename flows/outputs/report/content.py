@@ -5,13 +5,14 @@ No layout here (that is the templates' job) and no fixed wording (that is `bao-c
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
 from flows.config import Config, ConfigError, nfc
 from flows.config.catalogue import Catalogue
 from flows.core import review
+from flows.core.approved import APPROVED_NUMBERS
 from flows.core.consolidate import Consolidated
 from flows.core.findings import ERROR, WARNING
 from flows.core.layout import make_key
@@ -20,7 +21,7 @@ from flows.core.scope import Scope
 from flows.core.timeliness import IN_PROGRESS, LATE, NOT_STARTED, ON_TIME, OVERDUE
 from flows.core.vnformat import long_date, percent, short_date
 from flows.outputs.report.appendix import build_appendices
-from flows.outputs.report.data_quality import kinds, lower_first, serious
+from flows.outputs.report.data_quality import fixed_sentence, kinds, lower_first, serious
 from flows.outputs.report.figures import Figures
 from flows.outputs.report.model import (
     CAPTION,
@@ -115,9 +116,12 @@ def _unit_words(row, name: str, wording: Wording) -> str:
 
 
 def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict,
-              chart: bool, catalogue: Catalogue | None = None) -> list[Para]:
+              chart: bool, catalogue: Catalogue | None = None, final: bool = False
+              ) -> list[Para]:
     """Section I.1: how many units finished, on time or late, and how far each other one got;
-    every unit in exactly one line."""
+    every unit in exactly one line. Then the review: in a draft, the units approved, returned
+    or edited after approval; in the final report, whose approved numbers it used and whose
+    live ones, and why."""
     status = result.status
     rep = result.reporting.iloc[0]
     names = fig.names
@@ -142,9 +146,9 @@ def situation(result: Consolidated, fig: Figures, wording: Wording, common: dict
             f"situation.states.{key}", count=len(rows), days=days,
             names=", ".join(_unit_words(r, names[r.unit_code], wording)
                             for r in rows.itertuples()))))
-    reviewed = review_line(status, names, wording, catalogue)
-    if reviewed:
-        paras.append(Para(TEXT, reviewed))
+    reviewed = (numbers_lines(status, names, wording, catalogue) if final
+                else [review_line(status, names, wording, catalogue)])
+    paras += [Para(TEXT, line) for line in reviewed if line]
     if chart:
         paras += [Para(CHART, chart="completeness"),
                   Para(CAPTION, wording.say("situation.chart_caption", **common))]
@@ -167,6 +171,35 @@ def review_line(status, names: dict[str, str], wording: Wording,
     return wording.say("situation.review", parts="; ".join(parts)) if parts else ""
 
 
+def numbers_lines(status, names: dict[str, str], wording: Wording,
+                  catalogue: Catalogue | None) -> list[str]:
+    """The final report's word on the numbers it used: the units whose approved numbers
+    (with the day of their last approval; edited after it: said so), then the units used as
+    they stand now with their review state (returned: with the reason). Without the review
+    columns, nothing; when the history could not be used, one line saying every unit is live."""
+    if catalogue is None or "numbers_used" not in status:
+        return []
+    if not status["review_state"].astype(str).ne("").any():
+        return [wording.say("situation.final.no_review")]
+    approved = catalogue.text(APPROVED_NUMBERS)
+    edited, returned = review.word(catalogue, review.EDITED), review.word(catalogue,
+                                                                           review.RETURNED)
+    used, live = [], []
+    for row in status.itertuples():
+        name = names[row.unit_code]
+        if row.numbers_used == approved:
+            day = short_date(datetime.fromisoformat(str(row.approved_at)).date())
+            key = "edited_unit" if row.review_state == edited else "approved_unit"
+            used.append(wording.say(f"situation.final.{key}", unit=name, date=day))
+        else:
+            live.append(wording.say("situation.final.live_unit", unit=name,
+                                    state=row.review_state,
+                                    reason=row.review_note if row.review_state == returned
+                                    else ""))
+    return [wording.say(f"situation.final.{key}", count=len(units), names="; ".join(units))
+            for key, units in (("approved", used), ("live", live)) if units]
+
+
 def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
             appendix: str, catalogue: Catalogue) -> list[Para]:
     """Section I.2, for the People's Committee: one paragraph on how many errors must be fixed
@@ -180,7 +213,9 @@ def quality(result: Consolidated, fig: Figures, wording: Wording, common: dict,
     found = pd.concat([found, explained]) if len(explained) else found
     errors = int((found["severity"] == ERROR).sum()) if len(found) else 0
     warnings = int((found["severity"] == WARNING).sum()) if len(found) else 0
-    decided = wording.say("quality.decided", closed=len(closed), explained=len(explained))
+    decided = " ".join(t for t in (
+        wording.say("quality.decided", closed=len(closed), explained=len(explained)),
+        fixed_sentence(result, wording)) if t)
     if not errors and not warnings:
         return paras + [Para(TEXT, " ".join(
             t for t in (wording.say("quality.clean", **common), decided) if t))]
@@ -212,24 +247,34 @@ def clean_text(text: str) -> str:
 
 def free_text(fig: Figures, config: Config, wording: Wording, codes: list[str],
               numbered: bool) -> list[Para]:
-    """The communes' own words for some text indicators, one line per unit, attributed."""
+    """The communes' own words for some text indicators, one line per unit, attributed.
+
+    A cell withheld for personal data (its text is the mask) is never quoted as a commune's
+    words: the part only counts how many were left out, naming no unit."""
+    mask = config.privacy.mask if config.privacy is not None else None
     paras: list[Para] = []
     for n, code in enumerate(codes, start=1):
         item = config.form.item(code)
         texts = fig.text_series(make_key(code))
         if numbered:
             paras.append(Para(H2, f"{n}. {item.label}"))
-        written = []
+        written, withheld = [], []
         for unit in fig.codes:
-            text = clean_text(str(texts.get(unit, "") or ""))
+            typed = str(texts.get(unit, "") or "")
+            if mask is not None and nfc(typed).strip() == mask:
+                withheld.append(unit)
+                continue
+            text = clean_text(typed)
             if text:
                 written.append(unit)
                 paras.append(Para(TEXT, wording.say("free_text.unit", unit=fig.names[unit],
                                                     text=text)))
-        if not written:
+        if not written and not withheld:
             paras.append(Para(TEXT, wording.say("free_text.none")))
-        silent = [fig.names[u] for u in fig.codes if u not in written]
-        if written and silent:
+        if withheld:
+            paras.append(Para(TEXT, wording.say("free_text.withheld", count=len(withheld))))
+        silent = [fig.names[u] for u in fig.codes if u not in written and u not in withheld]
+        if (written or withheld) and silent:
             paras.append(Para(TEXT, wording.say("free_text.missing", names=", ".join(silent))))
     return paras
 
@@ -314,7 +359,7 @@ def build_content(result: Consolidated, config: Config, as_of: date, final: bool
     sections = [
         Section(wording.say("headings.situation", **common),
                 situation(result, fig, wording, common, "completeness" in charts,
-                          config.catalogue)
+                          config.catalogue, final)
                 + quality(result, fig, wording, common,
                           numbers.get("quality", numbers["status"]), config.catalogue)),
         Section(wording.say("headings.results", **common),

@@ -11,9 +11,10 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm
+from docx.shared import Mm, Pt, RGBColor
 from docxtpl import DocxTemplate, InlineImage
 from PIL import Image
 
@@ -192,9 +193,40 @@ def _container_mm(p, in_appendix: bool) -> float:
     return LANDSCAPE_TEXT_WIDTH_MM if in_appendix else TEXT_WIDTH_MM
 
 
+def mark_pages(document, mark: str) -> None:
+    """The internal version's mark at the top and the bottom of every page: in each header and
+    footer a section defines (the first page's too), and in the first section's missing ones,
+    which the later sections inherit."""
+    rels = document.part.rels
+    cache = getattr(rels, "_target_parts_by_rId", None)
+    if isinstance(cache, dict):  # docxtpl swaps the rendered header parts in behind this cache
+        cache.update({rId: rel._target for rId, rel in rels.items() if not rel.is_external})
+    even = document.settings.odd_and_even_pages_header_footer
+    for n, section in enumerate(document.sections):
+        parts = [section.header, section.footer]
+        if section.different_first_page_header_footer:
+            parts += [section.first_page_header, section.first_page_footer]
+        if even:
+            parts += [section.even_page_header, section.even_page_footer]
+        for part in parts:
+            if part.is_linked_to_previous:
+                if n:
+                    continue  # it shows the previous section's, marked already
+                part.is_linked_to_previous = False
+            paragraph = part.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run = paragraph.add_run(mark)
+            run.bold = True
+            run.font.name = "Times New Roman"
+            run.font.size = Pt(11)
+            run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+
+
 def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: Path,
-                path: Path, number_header: str, now: datetime | None = None) -> Path:
-    """Fill the template with the report content and write `path` atomically."""
+                path: Path, number_header: str, now: datetime | None = None,
+                internal_mark: str = "") -> Path:
+    """Fill the template with the report content and write `path` atomically; with
+    `internal_mark`, the internal version, marked on every page."""
     tpl = _Template(str(template))
     charts = {key: _chart(tpl, chart) for key, chart in chart_paths.items()}
     tpl.render(template_context(content, charts, number_header), autoescape=True)
@@ -210,14 +242,17 @@ def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: 
             fit_table(tbl, table)
             align_long_texts(tbl, table, text_style)
     fit_rules(body, names)
-    _properties(tpl.docx.core_properties, content, now or datetime.now(UTC))
+    if internal_mark:
+        mark_pages(tpl.docx, internal_mark)
+    _properties(tpl.docx.core_properties, content, now or datetime.now(UTC), internal_mark)
     return write_atomically(path, lambda tmp: tpl.save(str(tmp)))
 
 
-def _properties(core, content: ReportContent, now: datetime) -> None:
+def _properties(core, content: ReportContent, now: datetime, internal_mark: str = "") -> None:
     """The document's own title, author and dates are this report's, not the template's."""
     header = content.header
-    core.title = xml_safe(f"{header.kind.capitalize()} {header.title}")
+    core.title = xml_safe(f"{header.kind.capitalize()} {header.title}"
+                          + (f" ({internal_mark})" if internal_mark else ""))
     core.subject = xml_safe(header.title)
     core.author = core.last_modified_by = xml_safe(" ".join(header.issuer_lines).strip())
     core.comments = ""

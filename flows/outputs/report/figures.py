@@ -7,15 +7,17 @@ all) is left out of the sum and counted as missing, never silently taken as 0.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from flows.config import NUMERIC_TYPES, Block, Config, Form, Item, Tab, nfc
+from flows.config.privacy import SmallCounts
 from flows.core.consolidate import Consolidated
 from flows.core.layout import make_key
+from flows.core.suppression import SMALL, TOWN, linear_relations, protect
 
 
 def form_items(form: Form) -> Iterator[tuple[Tab, Block, Item]]:
@@ -61,6 +63,13 @@ class Figures:
     years: list[int]
     partial_year: int | None  # the year counted only up to the end of the reporting period
     period_end: date
+    # The published (protected) version: what a unit's cell or a town total shows instead of
+    # its number ("<5", "x"; see `protected`). Empty: the exact, internal version.
+    marks: dict[tuple[str, str], str] = field(default_factory=dict)  # (unit, key) → mark
+    total_marks: dict[str, str] = field(default_factory=dict)  # key → mark of a town total
+    protected_keys: frozenset[str] = frozenset()  # keys with a unit's cell marked
+    small_counts: SmallCounts | None = None  # set in the published version
+    unresolved: tuple[tuple[str, str], ...] = ()
 
     @property
     def expected(self) -> int:
@@ -96,6 +105,51 @@ class Figures:
         series = self.number_series(key)
         count = int(series.notna().sum())
         return (float(series.sum()) if count else None), count
+
+    # ------------------------------------------------------------------ the published version
+
+    @property
+    def published(self) -> bool:
+        return self.small_counts is not None
+
+    def mark(self, code: str, key: str) -> str:
+        """What the published tables show for a unit's value instead of its number; ""
+        when the number is shown."""
+        return self.marks.get((code, key), "")
+
+    def total_mark(self, key: str) -> str:
+        """What the published tables show for the town total of `key`; "" when shown."""
+        return self.total_marks.get(key, "")
+
+    def covers_marked(self, key: str) -> bool:
+        """Some unit's value of `key` is not shown: a sum of the shown cells is not its total."""
+        return key in self.protected_keys
+
+    def series_marked(self, key: str) -> bool:
+        """Some unit's value of `key` is not shown, or its total."""
+        return key in self.protected_keys or key in self.total_marks
+
+    def protected(self, config: Config) -> Figures:
+        """The version the office distributes: every unit's count of a sensitive indicator
+        (form.yaml `sensitive: true`) from 1 to the threshold marked `shown_as`, and the cells
+        `flows.core.suppression` hides so that none of those can be worked out marked
+        `hidden_as` (privacy.yaml: `small_counts`)."""
+        small = config.privacy.small_counts if config.privacy else SmallCounts()
+        sensitive = {item.code for item in config.form.items() if item.sensitive}
+        if not sensitive or self.numbers.empty:
+            return replace(self, small_counts=small)
+        protection = protect(self.numbers, sensitive, linear_relations(config.rules, sensitive),
+                             small.threshold)
+        marks, totals = {}, {}
+        for (unit, key), state in protection.states().items():
+            mark = small.shown_as if state == SMALL else small.hidden_as
+            if unit == TOWN:
+                totals[key] = mark
+            else:
+                marks[(unit, key)] = mark
+        return replace(self, marks=marks, total_marks=totals,
+                       protected_keys=frozenset(key for _, key in marks), small_counts=small,
+                       unresolved=protection.unresolved)
 
 
 def _matrix(values: pd.DataFrame, codes: list[str], numeric: bool) -> pd.DataFrame:

@@ -46,12 +46,15 @@ class Column:
 class Cell:
     """A value and its Vietnamese text. `key` (indicator, breakdown, year) marks a town-level sum
     of the units, written as a SUMIFS formula in the workbook; `partial` marks a sum of fewer
-    units than the table's coverage row says."""
+    units than the table's coverage row says; `fixed` a total or count over cells the
+    published version does not show ("<5", "x"): the workbook holds its value (or mark), not a
+    formula, which would add up the shown cells only."""
 
     value: float | str | None
     text: str
     key: tuple[str, str, int | None] | None = None
     partial: bool = False
+    fixed: bool = False
 
 
 @dataclass(frozen=True)

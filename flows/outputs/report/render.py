@@ -14,7 +14,7 @@ from flows.core.findings import ERROR, WARNING
 from flows.core.layout import Layout
 from flows.core.vnformat import percent, short_date
 from flows.outputs.names import APPENDIX_XLSX as XLSX
-from flows.outputs.names import DOCX, HTML, PDF
+from flows.outputs.names import DOCX, HTML, INTERNAL_DOCX, INTERNAL_XLSX, PDF
 from flows.outputs.report.appendix_xlsx import write_appendix_xlsx
 from flows.outputs.report.charts import render_charts
 from flows.outputs.report.content import build_content
@@ -28,7 +28,11 @@ from flows.outputs.report.wording import config_wording
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """Where the report was written, and what could not be done (in Vietnamese)."""
+    """Where the report was written, and what could not be done (in Vietnamese).
+
+    `docx`, `html`, `xlsx`, `charts`, `pdf` are the published version (small counts of
+    sensitive indicators protected), the one the office distributes; `internal_docx` and
+    `internal_xlsx` the internal one, with exact numbers, marked not for distribution."""
 
     docx: Path
     html: Path
@@ -39,9 +43,22 @@ class ReportFiles:
     final: bool = False
     as_of: date | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    internal_docx: Path | None = None
+    internal_xlsx: Path | None = None
+
+    def published(self) -> list[Path]:
+        return [self.docx, self.html, self.xlsx, *self.charts] + ([self.pdf] if self.pdf else [])
+
+    def internal(self) -> list[Path]:
+        return [p for p in (self.internal_docx, self.internal_xlsx) if p is not None]
 
     def paths(self) -> list[Path]:
-        return [self.docx, self.html, self.xlsx, *self.charts] + ([self.pdf] if self.pdf else [])
+        return self.published() + self.internal()
+
+    def manifest(self) -> dict[str, list[str]]:
+        """The file names of each version, for run.json."""
+        return {"published": [p.name for p in self.published()],
+                "internal": [p.name for p in self.internal()]}
 
 
 class _Stopwatch:
@@ -73,24 +90,32 @@ def render_report(result: Consolidated, config: Config, layout: Layout, out_dir:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wording = config_wording(config)
-    fig = Figures.build(result, config)
+    exact = Figures.build(result, config)
+    fig = exact.protected(config)  # what leaves the office: small counts protected
     content = build_content(result, config, as_of, final, wording, fig)
+    internal = build_content(result, config, as_of, final, wording, exact)
     clock.lap("content")
     charts = render_charts(content.charts, wording, out_dir)
     clock.lap("charts")
     number_header = str(wording.raw("appendix.number"))
-    template = config.template(TEMPLATE_FILE)
-    if template.is_file():
+    mark = str(wording.raw("internal.mark"))
+    with tempfile.TemporaryDirectory() as tmp:
+        template = config.template(TEMPLATE_FILE)
+        if not template.is_file():  # a fresh deployment without the committed template
+            template = build_template(Path(tmp) / TEMPLATE_FILE)
         docx = render_docx(content, charts, template, out_dir / DOCX, number_header)
-    else:  # a fresh deployment without the committed template: build the default one
-        with tempfile.TemporaryDirectory() as tmp:
-            built = build_template(Path(tmp) / TEMPLATE_FILE)
-            docx = render_docx(content, charts, built, out_dir / DOCX, number_header)
+        # the internal charts differ only where a published total is marked
+        exact_charts = (charts if internal.charts == content.charts
+                        else render_charts(internal.charts, wording, Path(tmp)))
+        internal_docx = render_docx(internal, exact_charts, template, out_dir / INTERNAL_DOCX,
+                                    number_header, internal_mark=mark)
     clock.lap("docx")
     html = render_html(content, charts, config.template(HTML_TEMPLATE), out_dir / HTML,
                        number_header)
     clock.lap("html")
     xlsx = write_appendix_xlsx(out_dir / XLSX, content.appendices, fig)
+    internal_xlsx = write_appendix_xlsx(out_dir / INTERNAL_XLSX, internal.appendices, exact,
+                                        internal_mark=mark)
     clock.lap("xlsx")
     pdf_path, pdf_note = (convert_to_pdf(docx, out_dir / PDF) if pdf
                           else (None, "Không tạo bản PDF trong lần chạy này."))
@@ -98,9 +123,18 @@ def render_report(result: Consolidated, config: Config, layout: Layout, out_dir:
     if pdf_path is None:
         (out_dir / PDF).unlink(missing_ok=True)  # never leave last night's PDF looking current
     notes = tuple(content.notes) + ((pdf_note,) if pdf_note else ())
+    if not any(item.sensitive for item in config.form.items()):
+        notes += ("Biểu mẫu (form.yaml) chưa đánh dấu chỉ tiêu nào “sensitive: true”: báo cáo "
+                  "phát hành ghi đủ mọi số nhỏ của từng đơn vị. Đánh dấu các chỉ tiêu về trẻ em "
+                  "bị xâm hại, có hoàn cảnh đặc biệt (xem config/form.yaml của chương trình).",)
+    if fig.unresolved:  # never seen in a test; said plainly should it ever happen
+        notes += (f"Cần xem lại trước khi phát hành: {len(fig.unresolved)} ô số nhỏ trong bảng "
+                  "phát hành vẫn có thể tính ngược từ các số tổng (" + ", ".join(
+                      f"{unit or 'toàn địa bàn'} {key}" for unit, key in fig.unresolved[:5])
+                  + ").",)
     return ReportFiles(docx=docx, html=html, xlsx=xlsx, charts=tuple(charts.values()),
                        pdf=pdf_path, note=" ".join(notes), final=final, as_of=as_of,
-                       notes=notes)
+                       notes=notes, internal_docx=internal_docx, internal_xlsx=internal_xlsx)
 
 
 def summary_markdown(result: Consolidated, config: Config, files: ReportFiles) -> str:
@@ -136,12 +170,15 @@ def summary_markdown(result: Consolidated, config: Config, files: ReportFiles) -
     ]
     if incomplete:
         lines += [f"**Chưa hoàn thành ({len(incomplete)}):** {shown}.", ""]
-    lines += ["**Tệp báo cáo:**", "",
+    lines += ["**Tệp báo cáo (bản phát hành, số nhỏ được bảo vệ):**", "",
               f"- Báo cáo (Word): `{files.docx}`",
               f"- Bản xem trên trình duyệt: `{files.html}`",
               f"- Phụ lục (Excel, có công thức tổng): `{files.xlsx}`",
               f"- Bản PDF: `{files.pdf}`" if files.pdf else "- Bản PDF: chưa có"]
     lines += [f"- Biểu đồ: `{path}`" for path in files.charts]
+    if files.internal():
+        lines += ["", "**Bản nội bộ (số liệu chính xác, không phát hành):**", ""]
+        lines += [f"- `{path}`" for path in files.internal()]
     if files.note:
         lines += ["", f"> {files.note}"]
     return "\n".join(lines) + "\n"

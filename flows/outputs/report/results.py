@@ -90,8 +90,11 @@ class Results:
                                 value=value, tied=len(names) > 1)
 
     def change(self, item: Item, key_of, previous: int, year: int) -> str:
-        """"tăng 8,3%" between two years, or "" when they are not comparable."""
+        """"tăng 8,3%" between two years, or "" when they are not comparable (nor when the
+        published version does not show one of the totals: the change would give it away)."""
         if item.measure == "flow" and self.fig.partial_year in (previous, year):
+            return ""
+        if self.fig.total_mark(key_of(previous)) or self.fig.total_mark(key_of(year)):
             return ""
         before = self.fig.number_series(key_of(previous))
         after = self.fig.number_series(key_of(year))
@@ -154,8 +157,11 @@ class Results:
         for i, year in enumerate(self.fig.years):
             total, count = totals[year]
             change = self.change(item, key_of, self.fig.years[i - 1], year) if i else ""
+            mark = self.fig.total_mark(key_of(year))
+            value = (self.wording.say("results.protected", mark=mark) if mark
+                     else self.amount(item, total))
             parts.append(self.wording.say(
-                "results.line_year", year=self.year_text(year), value=self.amount(item, total),
+                "results.line_year", year=self.year_text(year), value=value,
                 change=change, coverage="" if same_coverage else self.coverage(count, shared)))
         groups, groups_year = self.main_groups(block, item)
         return self.wording.say(
@@ -183,9 +189,10 @@ class Results:
         column = total_code(self.config.form, block.columns)
         found = []
         for cat in self.config.form.dimensions[item.rows].categories:
-            if cat.total:
+            key = make_key(item.code, join_breakdown(cat.code, column), year)
+            if cat.total or self.fig.total_mark(key):
                 continue
-            total, _ = self.fig.total(make_key(item.code, join_breakdown(cat.code, column), year))
+            total, _ = self.fig.total(key)
             if total:
                 found.append((total, cat.label))
         found.sort(key=lambda pair: -pair[0])
@@ -218,12 +225,14 @@ class Results:
             return make_key(item.code, breakdown, y)
 
         total, count = self.fig.total(key_of(year))
-        if total is None:
+        if total is None or self.fig.total_mark(key_of(year)):
             return ""
         change = self.change(item, key_of, previous, year) if previous else ""
         series = self.fig.number_series(key_of(year)).dropna()
         top = bottom = same = ""
-        if len(series) >= 3 and series.max() > series.min():
+        if self.fig.series_marked(key_of(year)):
+            pass  # the published version names no unit's value of a column it marks
+        elif len(series) >= 3 and series.max() > series.min():
             top = self.ranked(item, series, float(series.max()))
             bottom = self.ranked(item, series, float(series.min()))
         elif len(series) >= 3:
@@ -279,7 +288,8 @@ class Results:
             shared = self.shared_count(counts, tab_shared)
             paras.append(Para(H3, self.block_heading(block)))
             paras += self.coverage_note(shared, counts, tab_shared)
-            paras += [Para(TEXT, self.key_sentence(block, item, shared)) for item in keyed]
+            paras += [Para(TEXT, sentence) for item in keyed
+                      if (sentence := self.key_sentence(block, item, shared))]
             paras += [Para(TEXT, self.line(block, item, shared)) for item in lines]
         if appendix:
             paras.append(Para(TEXT, self.wording.say("results.appendix_ref", appendix=appendix)))
@@ -327,12 +337,15 @@ def trend_spec(fig: Figures, config: Config) -> list[dict]:
         breakdown = headline(config.form, block, item)
         if breakdown is None:
             continue
-        totals = [fig.total(make_key(item.code, breakdown, year)) for year in fig.years]
-        if all(total is None for total, _ in totals):
+        keys = [make_key(item.code, breakdown, year) for year in fig.years]
+        marks = [fig.total_mark(key) for key in keys]
+        totals = [(None, count) if mark else (total, count)
+                  for (total, count), mark in zip(map(fig.total, keys), marks, strict=True)]
+        if all(total is None for total, _ in totals) and not any(marks):
             continue
         spec.append({"code": item.code, "label": item.label, "unit": item.unit,
                      "money": item.type == "money", "years": fig.years,
-                     "values": [total for total, _ in totals],
+                     "values": [total for total, _ in totals], "marks": marks,
                      "counts": [count for _, count in totals], "expected": fig.expected,
                      "partial_year": fig.partial_year})
     return spec

@@ -34,8 +34,8 @@ def synthetic_registry(config: Config, n: int) -> Config:
     units = [{"code": f"U{i:05d}", "name": f"Đơn vị {i}", "kind": "xã" if i % 3 else "phường"}
              for i in range(n)]
     registry = Units.model_validate({"region": config.units.region.model_dump(), "units": units})
-    return Config(directory=config.directory, form=config.form, units=registry,
-                  plan=config.plan, quality=config.quality)
+    # everything else of the real config (rules, wording, privacy, templates) stays
+    return config.model_copy(update={"units": registry})
 
 
 def build_units(config: Config, layout: Layout, n: int, distinct: int = 300,
