@@ -114,9 +114,12 @@ def prefect_server(tmp_path_factory):
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
     env.pop("PREFECT_API_URL", None)
+    # its own process group: `prefect server start` runs uvicorn as a child, which a signal
+    # to the parent alone would leave running after the tests
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 180
     while True:
@@ -126,17 +129,17 @@ def prefect_server(tmp_path_factory):
                     break
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
+                os.killpg(server.pid, signal.SIGKILL)
                 raise RuntimeError("the test Prefect server did not start") from None
             time.sleep(0.3)
     try:
         yield dict(env, PREFECT_API_URL=url)
     finally:
-        server.send_signal(signal.SIGTERM)
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

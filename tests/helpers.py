@@ -10,7 +10,9 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from flows.config import load_config
+from flows.consolidate import PlainSteps
 from flows.core.findings import Finding, RenderedFinding, render
+from flows.outputs.report import ReportFiles
 
 # The tests' own config: a short form and six units (see tests/config/*.yaml).
 TEST_CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -151,3 +153,12 @@ def stored_texts(*folders: Path) -> dict[str, str]:
                         found[f"{path}#{table}"] = unicodedata.normalize(
                             "NFC", "\n".join(repr(row) for row in rows))
     return found
+
+
+class NoReport(PlainSteps):
+    """A run's steps without Prefect and without the Word report, for stories that never read
+    it (the report's own tests render it): the nights then cost their checks, not the docx."""
+
+    def report(self, result, config, layout, target, as_of, final, pdf):
+        return ReportFiles(docx=target / "bao-cao.docx", html=target / "report.html",
+                           xlsx=target / "phu-luc.xlsx", charts=(), pdf=None, as_of=as_of)

@@ -9,7 +9,7 @@ writes the new states with the decision cells blank again.
 
 One provisioned emulator world per module (template, dashboard, 6 unit sheets with clean
 answers), copied for each test; whole runs without Prefect and without the Word report, which
-these stories never read (`Nights`).
+these stories never read (`NoReport`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from conftest import answers_for
 from google_fixtures import gspread_client
+from helpers import NoReport
 from test_final_approved import body
 from test_google_sheets import (  # noqa: F401  the provisioned world's fixtures, shared
     World,
@@ -32,10 +33,9 @@ from test_google_sheets import (  # noqa: F401  the provisioned world's fixtures
 )
 from test_review_workbook import reminder
 
-from flows.consolidate import PlainSteps, run_consolidation
+from flows.consolidate import run_consolidation
 from flows.core import review as core
 from flows.core.layout import build_layout
-from flows.outputs.report import ReportFiles
 from flows.sources.google import client
 from flows.sources.google.client import Timing
 from flows.sources.google.render import INPUT_FILL, RESULTS_TITLE, WARNING_FILL, colour
@@ -57,19 +57,11 @@ DROPDOWN = {"type": "ONE_OF_LIST", "values": [
     {"userEnteredValue": "Mở lại"}]}
 
 
-class Nights(PlainSteps):
-    """The run's steps without Prefect and without the Word report (its own tests render it)."""
-
-    def report(self, result, config, layout, target, as_of, final, pdf):
-        return ReportFiles(docx=target / "bao-cao.docx", html=target / "report.html",
-                           xlsx=target / "phu-luc.xlsx", charts=(), pdf=None, as_of=as_of)
-
-
 def night(world: World, tmp_path, hour: int, day: date = DAY):
     """One nightly run at `hour` (each run its own moment); its findings and status."""
     out = tmp_path / f"dem-{day:%d}-{hour}"
     outcome = run_consolidation("google", str(out), day, str(world.config_dir),
-                                reminders="off", pdf=False, steps=Nights(),
+                                reminders="off", pdf=False, steps=NoReport(),
                                 state_dir=str(tmp_path / "state"),
                                 now=datetime(day.year, day.month, day.day, hour, tzinfo=HCM))
     findings = pd.read_csv(out / "findings.csv", keep_default_na=False, dtype=str)
@@ -286,7 +278,7 @@ def _night(world: World, tmp_path, day: date) -> tuple[pd.DataFrame, pd.DataFram
     """A night at 23:00 with the report and the reminders' drafts; its findings and status."""
     out = tmp_path / "ket-qua"
     run_consolidation("google", str(out), day, str(world.config_dir), reminders="dry-run",
-                      pdf=False, steps=PlainSteps(), state_dir=str(tmp_path / "state"),
+                      pdf=False, steps=NoReport(), state_dir=str(tmp_path / "state"),
                       now=datetime(day.year, day.month, day.day, 23, tzinfo=HCM))
     findings = pd.read_csv(out / "findings.csv", keep_default_na=False, dtype=str)
     status = pd.read_csv(out / "status.csv", keep_default_na=False, dtype=str)

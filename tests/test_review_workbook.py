@@ -1,7 +1,7 @@
 """The review workbook `duyet.xlsx` (issue 12), reminders that know the review, and the
 commune's results tab showing only open findings.
 
-Whole runs without Prefect (`run_consolidation(..., steps=PlainSteps())`) over the test config:
+Whole runs without Prefect (`run_consolidation(..., steps=NoReport())`) over the test config:
 staff fill the `duyet.xlsx` a run wrote, put it back at `<out>/duyet.xlsx`, and the next run
 applies it through the same store transitions as `giamsat review` / `giamsat finding`.
 """
@@ -18,9 +18,9 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import answers_for
-from helpers import TEST_CONFIG_DIR, worded
+from helpers import TEST_CONFIG_DIR, NoReport, worded
 
-from flows.consolidate import PlainSteps, run_consolidation
+from flows.consolidate import run_consolidation
 from flows.core import review as core
 from flows.core.findings import ERROR, WARNING, rendered_frame
 from flows.notify import compose
@@ -51,7 +51,7 @@ def town(config, make_workbook, tmp_path):
         make_workbook("P01", p01, folder=source)
         make_workbook("P02", folder=source)
         outcome = run_consolidation(str(source), str(out), day, str(TEST_CONFIG_DIR),
-                                    reminders="dry-run", pdf=False, steps=PlainSteps(),
+                                    reminders="dry-run", pdf=False, steps=NoReport(),
                                     now=datetime(day.year, day.month, day.day, 23, tzinfo=HCM))
         findings = pd.read_csv(out / "findings.csv", keep_default_na=False, dtype=str)
         status = pd.read_csv(out / "status.csv", keep_default_na=False).set_index("unit_code")

@@ -21,12 +21,10 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import answers_for
-from helpers import TEST_CONFIG_DIR
+from helpers import TEST_CONFIG_DIR, NoReport
 
 from flows.config import load_config
-from flows.consolidate import PlainSteps
 from flows.core.layout import build_layout, make_key
-from flows.outputs.report import ReportFiles
 from flows.sources.xlsx import write_template
 from flows.store.history import History
 
@@ -98,16 +96,6 @@ def expected_state(code: str, day: date) -> str:
     return "Chưa bắt đầu" if day < date(2023, 3, 15) else "Đang nhập"
 
 
-class StoryNights(PlainSteps):
-    """The plain nights of the story: the run's steps without Prefect and without the Word
-    report, which this story never reads (its own tests render it); the real flow nights
-    write everything."""
-
-    def report(self, result, config, layout, target, as_of, final, pdf):
-        return ReportFiles(docx=target / "bao-cao.docx", html=target / "report.html",
-                           xlsx=target / "phu-luc.xlsx", charts=(), pdf=None, as_of=as_of)
-
-
 # The first night, the deadline (a reminder day) and a night after it with a late edit run as
 # real flow runs; the other nights run the same steps without Prefect.
 REAL_FLOW_RUNS = {date(2023, 3, 10), date(2023, 3, 30), date(2023, 4, 3)}
@@ -148,7 +136,7 @@ def test_three_weeks_of_nights(tmp_path, smtp_inbox, monkeypatch, prefect_api):
         else:  # the same steps, called plainly: the story costs its work, not Prefect's
             summary = run_consolidation(str(source), str(out), day, str(config_dir), None,
                                         None, reminders="send", now=night, pdf=False,
-                                        steps=StoryNights()).summary
+                                        steps=NoReport()).summary
         assert summary.units_expected == 3
         status = pd.read_csv(out / "status.csv", keep_default_na=False).set_index("unit_code")
         for code in UNITS:
