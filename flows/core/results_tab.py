@@ -51,7 +51,9 @@ class Explanation:
     column: int = field(default=0, compare=False)  # 1-based column of the answer (0: unknown)
 
 
-def _typed(value: Any) -> str:
+def typed_text(value: Any) -> str:
+    """A cell as the text a person typed: NFC, trimmed, whole floats without ".0", a formula
+    as its text (never evaluated); blank → ""."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -74,7 +76,7 @@ def _header(rows: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
     for r, row in enumerate(rows[:HEADER_SEARCH]):
         found: dict[str, int] = {}
         for c, value in enumerate(row):
-            name = _WANTED.get(_fold(_typed(value)))
+            name = _WANTED.get(_fold(typed_text(value)))
             if name is not None and name not in found:
                 found[name] = c
         if "explanation" in found and ("finding" in found or "cell" in found):
@@ -94,7 +96,7 @@ def read_explanations(sheets: Iterable[tuple[str, list[list[Any]]]]) -> list[Exp
 
         def cell(line: list[Any], name: str, at: dict[str, int] = at) -> str:
             c = at.get(name)
-            return _typed(line[c]) if c is not None and c < len(line) else ""
+            return typed_text(line[c]) if c is not None and c < len(line) else ""
 
         for n, line in enumerate(rows[r + 1:], start=r + 2):
             text = cell(line, "explanation")

@@ -12,7 +12,6 @@ mark edits after approval, fix and reopen findings; they never approve nor accep
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
@@ -22,7 +21,7 @@ import pandas as pd
 
 from flows.core.audit import require_aware, show_value, zone
 from flows.core.findings import ERROR, LOST_CATEGORIES, Finding
-from flows.core.results_tab import Explanation, matches
+from flows.core.results_tab import Explanation, matches, typed_text
 
 # Who acts: the office (LĐTBXH staff), the commune (explains a finding), the nightly run.
 OFFICE, COMMUNE, AUTO = "office", "commune", "auto"
@@ -634,14 +633,6 @@ class Decision:
         return f"duyet:{token}:{self.table}:{self.subject}:{self.action}"[:200]
 
 
-def _typed(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
 def _header_row(rows: list[list[Any]], catalogue: Any, columns: tuple, subject: str
                 ) -> tuple[int, dict[str, int]] | None:
     """The 0-based row of a table's header and the column of each field, within the first
@@ -649,7 +640,7 @@ def _header_row(rows: list[list[Any]], catalogue: Any, columns: tuple, subject: 
     want = {catalogue.text(key).casefold(): name for name, key in columns}
     finding = catalogue.text("duyet-col-finding").casefold()
     for r, row in enumerate(rows[:20]):
-        typed = [_typed(v).casefold() for v in row]
+        typed = [typed_text(v).casefold() for v in row]
         found = {want[v]: c for c, v in enumerate(typed) if v in want}
         if subject in found and "decision" in found and (
                 subject == "finding" or finding not in typed):
@@ -668,8 +659,8 @@ def read_decisions(sheets: Iterable[tuple[str, list[list[Any]]]], catalogue: Any
     tables = ((UNITS_TABLE, UNIT_COLUMNS, "unit", UNIT_CHOICES),
               (FINDINGS_TABLE, FINDING_COLUMNS, "finding", FINDING_CHOICES))
     for title, rows in sheets:
-        if rows and rows[0] and _typed(rows[0][0]) == TOKEN_MARK:
-            token = _typed(rows[0][1]) if len(rows[0]) > 1 else ""
+        if rows and rows[0] and typed_text(rows[0][0]) == TOKEN_MARK:
+            token = typed_text(rows[0][1]) if len(rows[0]) > 1 else ""
             continue
         for table, columns, subject, actions in tables:
             header = _header_row(rows, catalogue, columns, subject)
@@ -680,7 +671,7 @@ def read_decisions(sheets: Iterable[tuple[str, list[list[Any]]]], catalogue: Any
 
             def cell(line: list[Any], name: str, at: dict[str, int] = found) -> str:
                 c = at.get(name)
-                return _typed(line[c]) if c is not None and c < len(line) else ""
+                return typed_text(line[c]) if c is not None and c < len(line) else ""
 
             for n, line in enumerate(rows[r + 1:], start=r + 2):
                 choice = cell(line, "decision")
