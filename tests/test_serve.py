@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import signal
 import socket
@@ -201,7 +202,10 @@ def test_two_runs_started_together_take_turns(config, tmp_path, make_workbook, p
 
     from datetime import date
 
-    threads = [threading.Thread(target=run, args=(date(2023, 3, d),)) for d in (30, 31)]
+    # each thread in a copy of this context: Prefect keeps the test server's URL in a context
+    # variable, and a bare thread would start a temporary server of its own instead
+    threads = [threading.Thread(target=contextvars.copy_context().run,
+                                args=(run, date(2023, 3, d))) for d in (30, 31)]
     for thread in threads:
         thread.start()
     for thread in threads:
