@@ -32,6 +32,9 @@ from flows.sources.xlsx import write_template
 from flows.store.history import History
 from flows.store.review import ReviewStore
 
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
+
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 EDITED = "B1.1||2022"  # a key indicator: its town total is a sentence of section II
 REASON = "Kiểm tra lại mục B1"

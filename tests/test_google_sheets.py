@@ -46,6 +46,9 @@ from flows.store.history import History
 from flows.store.review import ReviewStore
 from flows.testing.google_emulator import GoogleEmulator
 
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 FORMULA = '=IMPORTXML("http://x")'
 

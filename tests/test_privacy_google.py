@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from google_fixtures import gspread_client
 from helpers import stored_texts
 from test_google_sheets import (  # noqa: F401 (fixtures)
@@ -32,6 +33,9 @@ from flows.cli import app
 from flows.consolidate import PlainSteps, run_consolidation
 from flows.core.layout import build_layout, make_key
 from flows.sources.google.render import RESULTS_TITLE
+
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
 
 NAME, PHONE, SISTER = "Nguyễn Văn An", "0905 123 456", "Trần Thị Bình"
 TYPED = f"Cháu {NAME} bị bạo lực; mẹ cháu: {PHONE}."

@@ -43,6 +43,9 @@ from flows.sources.google.source import GoogleSource
 from flows.store.history import History
 from flows.store.review import ReviewStore
 
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
+
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2023, 4, 5)
 UNITS_TAB, FINDINGS_TAB = "Duyệt đơn vị", "Phát hiện cần quyết định"

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 from conftest import answers_for
 from helpers import TEST_CONFIG_DIR, NoReport, set_cells
 from test_final_approved import body
@@ -21,6 +22,9 @@ from test_review_workbook import fill, reminder
 
 from flows.consolidate import PlainSteps, run_consolidation
 from flows.core.results_tab import TITLE
+
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 OUTLIER = "B1.2||2022"  # P01's 2022 value four times 2021's: outlier-over-time at F10

@@ -29,6 +29,9 @@ from flows.sources.google.writeback import unit_flags
 from flows.store.history import History
 from flows.store.review import ReviewStore
 
+# whole runs over simulated nights: the inner loop (`-m "not slow"`) leaves them to CI
+pytestmark = pytest.mark.slow
+
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 QUIET, REMINDER_DAY = date(2023, 3, 27), date(2023, 3, 28)  # 28/03: 3 days before 31/03
 OUTLIER = "B1.2||2022"  # P01's 2022 value made four times 2021's: outlier-over-time, F10
