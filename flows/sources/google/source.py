@@ -263,7 +263,7 @@ class GoogleSource:
         entry = self.registry.dashboard
         if entry is None or self._partial():
             return core.NO_DECISIONS
-        modified, email = self._dashboard_version(entry.id)
+        modified, _ = self._dashboard_version(entry.id)
         if not modified:
             return core.NO_DECISIONS
         if modified in (self.state.own_writes.get(entry.id), self.state.dashboard_read):
@@ -279,8 +279,7 @@ class GoogleSource:
             self._dashboard_seen = self.state.dashboard_read = modified
             return core.NO_DECISIONS
         self._review_pending = modified
-        us = account_email(self.settings, self.api.credentials) or ""
-        by = self.editor(entry.id) if email.lower() != us.lower() else ""
+        by = self._person_not_us(entry.id)
         at = datetime.fromisoformat(modified.replace("Z", "+00:00"))
         token = f"tong-hop:{self.state.review_token or entry.id}"
         return core.TypedDecisions(token, decisions, by, at, entry.name or entry.id)
@@ -300,7 +299,7 @@ class GoogleSource:
             except GoogleError as exc:
                 log.warning("The dashboard's Drive metadata could not be read (%s)", exc)
                 meta = {}
-            self._editors[ref] = _person(meta)
+            self._editors[ref], self._editor_emails[ref] = _person(meta), _email(meta)
             self._dashboard = (meta.get("modifiedTime"), _email(meta))
         return self._dashboard
 
