@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
-from jinja2 import Environment, StrictUndefined, TemplateError, meta
+from jinja2 import Environment, StrictUndefined, Template, TemplateError, meta
 from pydantic import Field
 
 from flows.config.base import ConfigError, ConfigModel
@@ -133,17 +134,23 @@ class Rendered:
     expected: str | None  # None: the finding's own `expected` value is shown
 
 
+@lru_cache(maxsize=8192)
+def _compiled(text: str) -> tuple[Template, frozenset[str]]:
+    """One template text compiled once per process: every run loads the catalogue again (a
+    nightly service, the tests), and compiling its few hundred sentences is most of that."""
+    return _ENV.from_string(text), frozenset(meta.find_undeclared_variables(_ENV.parse(text)))
+
+
 def _template(text: str, where: str, fields: list[str] | None,
               problems: list[str]) -> Renderer:
     """Compile one template; unknown placeholders (when `fields` is given) are problems."""
     try:
-        parsed = _ENV.parse(text)
-        template = _ENV.from_string(text)
+        template, names = _compiled(text)
     except TemplateError as exc:
         problems.append(f"{CATALOGUE_FILE}: {where}: mẫu câu sai cú pháp ({exc.message})")
         return lambda _params: text
     if fields is not None:
-        unknown = sorted(meta.find_undeclared_variables(parsed) - set(fields))
+        unknown = sorted(names - set(fields))
         if unknown:
             allowed = ", ".join(fields) or "không có"
             problems.append(f"{CATALOGUE_FILE}: {where}: không dùng được chỗ trống "

@@ -15,9 +15,9 @@ _QUOTE = r'[,"\n\r]|^[=+\-@\t]'
 
 
 def _column(series: pd.Series) -> pd.Series:
-    """One column as CSV fields: blank for missing, text made safe and quoted when needed."""
+    """One column as CSV fields: blank for missing, quoted when needed (characters that are
+    not safe are replaced once, over the whole text, by `csv_text`)."""
     text = series.astype(object).where(series.notna(), "").astype(str)
-    text = text.str.replace(_XML_ILLEGAL, MARK, regex=True).str.replace(_BIDI, MARK, regex=True)
     needs = text.str.contains(_QUOTE, regex=True)
     if needs.any():
         text = text.where(~needs, '"' + text.str.replace('"', '""', regex=False) + '"')
@@ -32,7 +32,9 @@ def csv_text(frame: pd.DataFrame) -> str:
         return header
     columns = [_column(frame[c]) for c in frame.columns]
     lines = columns[0].str.cat(columns[1:], sep=",") if len(columns) > 1 else columns[0]
-    return header + "\n".join(lines) + "\n"
+    # one pass over the whole text: none of these characters decides quoting, nor does MARK
+    body = _BIDI.sub(MARK, _XML_ILLEGAL.sub(MARK, "\n".join(lines)))
+    return header + body + "\n"
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:

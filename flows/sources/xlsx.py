@@ -5,10 +5,13 @@ Reading a folder of workbooks is `flows.sources.folder`.
 
 from __future__ import annotations
 
+from copy import copy
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.cell_range import MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.protection import SheetProtection
 
@@ -19,6 +22,7 @@ from flows.core.inputs import RawWorkbook
 from flows.core.layout import KEY_COLUMN, Layout, LayoutCell, SheetLayout
 from flows.outputs.atomic import write_atomically
 from flows.outputs.safe import literal
+from flows.outputs.xlsx_cells import merge
 from flows.sources.folder import read_file, reading_limits
 
 INPUT_FILL = "FFF2CC"
@@ -92,7 +96,17 @@ def _validation(cell_type: str, choices: tuple[str, ...]) -> DataValidation | No
     return None
 
 
-def _style_cell(target, cell: LayoutCell) -> None:
+StyleCache = dict[tuple[str, bool], StyleArray]
+
+
+def _style_cell(target, cell: LayoutCell, cache: StyleCache | None = None) -> None:
+    """Style one cell as its layout says. With `cache` (one per workbook), each kind of cell
+    is styled once and its style ids copied to the others: openpyxl otherwise hashes every
+    font, border and fill again for each of the form's thousands of cells."""
+    key = (cell.style, cell.locked)
+    if cache is not None and key in cache:
+        target._style = copy(cache[key])
+        return
     if cell.style.startswith("input_"):
         style = _PREFILLED_STYLE if cell.locked else _INPUT_STYLE
         target.number_format = NUMBER_FORMATS.get(cell.style, "General")
@@ -101,34 +115,32 @@ def _style_cell(target, cell: LayoutCell) -> None:
     for attr, value in style.items():
         setattr(target, attr, value)
     target.protection = Protection(locked=cell.locked)
+    if cache is not None:
+        cache[key] = copy(target._style)
 
 
-def _render_sheet(ws, sheet: SheetLayout, values: dict[str, object]) -> None:
+def _render_sheet(ws, sheet: SheetLayout, values: dict[str, object],
+                  styles: StyleCache | None = None) -> None:
+    styles = {} if styles is None else styles
+    edges: dict[tuple, int] = {}
     validations: dict[tuple, tuple[DataValidation, list[str]]] = {}
     for cell in sheet.cells:
         target = ws.cell(row=cell.row, column=cell.col)
         value = values.get(cell.input.key, cell.value) if cell.input else cell.value
         if value is not None:
             literal(target, value)  # a typed "=IMPORTXML(…)" stays text, as Excel keeps it
-        _style_cell(target, cell)
+        _style_cell(target, cell, styles)
         if cell.span > 1 or cell.height_span > 1:
-            end_row = cell.row + cell.height_span - 1
-            end_col = cell.col + cell.span - 1
-            for r in range(cell.row, end_row + 1):  # borders and fill on the merged area
-                for c in range(cell.col, end_col + 1):
-                    if (r, c) != (cell.row, cell.col):
-                        _style_cell(ws.cell(row=r, column=c), cell)
-            ws.merge_cells(start_row=cell.row, start_column=cell.col, end_row=end_row,
-                           end_column=end_col)
+            merge(ws, cell.row, cell.col, cell.row + cell.height_span - 1,
+                   cell.col + cell.span - 1, edges)
         if cell.input is not None and not cell.locked:
             kind = (cell.input.type, cell.input.choices)
             if kind not in validations:
                 validations[kind] = (_validation(*kind), [])
             validations[kind][1].append(target.coordinate)
     for validation, coordinates in validations.values():
-        if validation is not None:
-            for coordinate in coordinates:
-                validation.add(coordinate)
+        if validation is not None:  # one range list: adding cells one by one is quadratic
+            validation.sqref = MultiCellRange(" ".join(coordinates))
             ws.add_data_validation(validation)
     for col, width in sheet.widths.items():
         ws.column_dimensions[column_letter(col)].width = width
@@ -172,6 +184,8 @@ def _render_answers(ws) -> None:
                    end_column=len(results_tab.TEMPLATE_COLUMNS))
     ws.row_dimensions[2].height = 48
     header = 4
+    styles: StyleCache = {}
+    answer: StyleArray | None = None  # an answer cell's style, copied to the others
     for c, (name, label) in enumerate(results_tab.TEMPLATE_COLUMNS, start=1):
         target = ws.cell(row=header, column=c)
         literal(target, label)
@@ -182,12 +196,15 @@ def _render_answers(ws) -> None:
             cell = ws.cell(row=r, column=c)
             if name == "number":
                 cell.value = r - header
-                _style_cell(cell, LayoutCell(r, c, None, "code"))
+                _style_cell(cell, LayoutCell(r, c, None, "code"), styles)
+            elif answer is not None:
+                cell._style = copy(answer)
             else:
                 for attr, value in _INPUT_STYLE.items():
                     setattr(cell, attr, value)
                 cell.number_format = "@"
                 cell.protection = Protection(locked=False)
+                answer = copy(cell._style)
     ws.freeze_panes = f"A{header + 1}"
     ws.protection = SheetProtection(sheet=True, formatColumns=False, formatRows=False,
                                     insertRows=False, selectLockedCells=False,
@@ -201,9 +218,10 @@ def write_template(layout: Layout, path: Path, values: dict[str, object] | None 
     """
     wb = Workbook()
     wb.remove(wb.active)
+    styles: StyleCache = {}
     for sheet in layout.sheets:
         ws = wb.create_sheet(sheet.title)
-        _render_sheet(ws, sheet, values or {})
+        _render_sheet(ws, sheet, values or {}, styles)
     _render_answers(wb.create_sheet(results_tab.TITLE))
     wb.active = 1  # open on the first data tab
     wb.properties.title = layout.sheets[0].cells[1].value if layout.sheets[0].cells else None

@@ -29,6 +29,7 @@ from flows.outputs.report.model import (
     Column,
     Table,
 )
+from flows.outputs.xlsx_cells import merge
 from flows.outputs.xlsx_package import save_valid
 
 DATA_SHEET = "Dữ liệu"
@@ -69,6 +70,7 @@ class _Writer:
         self.fig = fig
         self.data_columns = data_columns  # value key → column letter on the data sheet
         self.top = top  # rows above the content: 1 for the internal version's mark
+        self.borders: dict[tuple, int] = {}  # merged edges' borders, for `merge`
         first = DATA_FIRST_ROW + top
         self.data_rows = (first, first + fig.expected - 1)
 
@@ -123,13 +125,11 @@ class _Writer:
             for h in header:
                 ws.cell(top + r, col, h.text)
                 if h.span > 1:
-                    ws.merge_cells(start_row=top + r, start_column=col, end_row=top + r,
-                                   end_column=col + h.span - 1)
+                    merge(ws, top + r, col, top + r, col + h.span - 1, self.borders)
                 col += h.span
         if depth > 1:
             for col in (1, 2):
-                ws.merge_cells(start_row=top, start_column=col, end_row=top + depth - 1,
-                               end_column=col)
+                merge(ws, top, col, top + depth - 1, col, self.borders)
         row = top + depth
         units = [i for i, r in enumerate(table.rows) if r.kind == UNIT]
         first, last = (row + units[0], row + units[-1]) if units else (0, 0)
@@ -149,8 +149,7 @@ class _Writer:
             note = ws.cell(row, 1, table.note)
             note.alignment = Alignment(wrap_text=True, vertical="top")
             note.font = Font(name="Times New Roman", italic=True)
-            ws.merge_cells(start_row=row, start_column=1, end_row=row,
-                           end_column=max(width, 2))
+            merge(ws, row, 1, row, max(width, 2), self.borders)
             ws.row_dimensions[row].height = 30
             row += 1
         return row + 1
@@ -164,7 +163,7 @@ class _Writer:
             cell = ws.cell(r, 1, text)
             cell.font = Font(name="Times New Roman", bold=bold, italic=italic)
             cell.alignment = Alignment(horizontal="center")
-            ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=widest)
+            merge(ws, r, 1, r, widest, self.borders)
         row = 5 + self.top
         for table in appendix.tables:
             row = self.table(ws, table, row)

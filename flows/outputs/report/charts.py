@@ -6,8 +6,11 @@ ships with matplotlib and has them; `font_has_glyphs` lets the tests prove it.
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import matplotlib
@@ -49,11 +52,40 @@ def _style() -> dict:
             "axes.spines.right": False, "svg.fonttype": "none"}
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, format="png", dpi=DPI)  # constrained layout: one draw, no re-fit
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)  # constrained layout: one draw, no re-fit
+    return buffer.getvalue()
 
-    return write_atomically(path, write)
+
+def _save(fig: Figure, path: Path) -> Path:
+    data = _png(fig)
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+
+
+# Drawing is most of a small report's time, and a chart's picture depends only on its spec and
+# the wording: the internal version's chart, and a night when nothing changed, reuse it.
+_DRAWN: OrderedDict[str, bytes] = OrderedDict()
+_DRAWN_MAX = 16
+_DRAWN_LOCK = threading.Lock()
+
+
+def _drawn(kind: str, spec: object, wording: Wording, path: Path, draw) -> Path:
+    """Write the chart `draw(spec, wording, path)` would, from memory when it was drawn
+    before in this process with the same spec and wording."""
+    key = repr((kind, spec, wording.raw("charts"), DPI, WIDTH_IN))
+    with _DRAWN_LOCK:
+        data = _DRAWN.get(key)
+        if data is not None:
+            _DRAWN.move_to_end(key)
+    if data is not None:
+        return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+    draw(spec, wording, path)
+    with _DRAWN_LOCK:
+        _DRAWN[key] = path.read_bytes()
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return path
 
 
 def completeness_chart(units: list[dict], wording: Wording, path: Path) -> Path:
@@ -131,9 +163,7 @@ def trends_chart(series: list[dict], wording: Wording, path: Path) -> Path:
 def render_charts(specs: dict, wording: Wording, out_dir: Path) -> dict[str, Path]:
     """Write the charts the content asks for; returns chart key → PNG path."""
     paths: dict[str, Path] = {}
-    if specs.get("completeness"):
-        paths["completeness"] = completeness_chart(
-            specs["completeness"], wording, out_dir / CHART_FILES["completeness"])
-    if specs.get("trends"):
-        paths["trends"] = trends_chart(specs["trends"], wording, out_dir / CHART_FILES["trends"])
+    for kind, draw in (("completeness", completeness_chart), ("trends", trends_chart)):
+        if specs.get(kind):
+            paths[kind] = _drawn(kind, specs[kind], wording, out_dir / CHART_FILES[kind], draw)
     return paths

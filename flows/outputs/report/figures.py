@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import date
 
 import numpy as np
@@ -100,11 +101,16 @@ class Figures:
             return self.texts[key]
         return pd.Series("", index=self.codes, dtype=object)
 
+    @cached_property
+    def _totals(self) -> tuple[dict[str, float], dict[str, int]]:
+        """Every key's sum and count at once: the report asks for thousands of totals."""
+        return self.numbers.sum().to_dict(), self.numbers.notna().sum().to_dict()
+
     def total(self, key: str) -> tuple[float | None, int]:
         """(sum over the units that have a value — None if none has, how many have one)."""
-        series = self.number_series(key)
-        count = int(series.notna().sum())
-        return (float(series.sum()) if count else None), count
+        sums, counts = self._totals
+        count = int(counts.get(key, 0))
+        return (float(sums[key]) if count else None), count
 
     # ------------------------------------------------------------------ the published version
 
