@@ -185,7 +185,7 @@ class GoogleEmulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.store.save()
+        self.store.flush()
 
     def __enter__(self) -> GoogleEmulator:
         return self.start()

@@ -17,6 +17,8 @@ from typing import Any
 
 from flows.testing.google_emulator.common import JSON
 
+SAVE_DELAY_S = 0.5
+
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 FOLDER_MIME = "application/vnd.google-apps.folder"
 DEFAULT_OWNER = "owner@example.com"
@@ -253,6 +255,7 @@ class Store:
         self._wall_clock = wall_clock
         self._last_ms = 0
         self._dirty: set[str] = set()
+        self._pending: threading.Timer | None = None  # the next `flush`, once a change is made
 
     # --- time and ids ---
 
@@ -345,10 +348,25 @@ class Store:
             self._dirty.clear()
 
     def save(self) -> None:
+        """Save the changes soon: a burst of requests (a run writes dozens) is written once,
+        `SAVE_DELAY_S` after its first change, instead of every sheet's JSON per request.
+        `flush` (the emulator's stop) writes what is left at once."""
+        if self.state_dir is None:
+            return
+        with self.lock:
+            if self._pending is None:
+                self._pending = threading.Timer(SAVE_DELAY_S, self.flush)
+                self._pending.daemon = True
+                self._pending.start()
+
+    def flush(self) -> None:
         """Write the files that changed since the last save (atomically: temp file + rename)."""
         if self.state_dir is None:
             return
         with self.lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
             folder = self.state_dir / "files"
             folder.mkdir(parents=True, exist_ok=True)
             for file_id in sorted(self._dirty):
