@@ -99,8 +99,9 @@ def _pair_failing(check: Check, present: pd.DataFrame) -> tuple[np.ndarray, np.n
 
 
 def _failures(number: int, check: Check, frame: pd.DataFrame, months: np.ndarray,
-              counts: np.ndarray | None) -> pd.DataFrame:
-    """The failing rows of one check, as a small table (vectorised over all rows)."""
+              counts: np.ndarray | None) -> pd.DataFrame | None:
+    """The failing rows of one check, as a small table (vectorised over all rows); None when
+    no row fails."""
     rule = check.rule
     needed = [r.column for node in (check.left, check.right, check.when)
               for r in references(node)]
@@ -130,6 +131,8 @@ def _failures(number: int, check: Check, frame: pd.DataFrame, months: np.ndarray
         failing &= ~_skip(check, data)
         flip = np.zeros(len(frame), dtype=bool)
     hit = np.flatnonzero(rows & failing)
+    if not len(hit):  # most checks pass: no table to build
+        return None
     return _failure_table(number, frame.index, hit, left, right, *_targets(check), flip)
 
 
@@ -216,7 +219,7 @@ def check_rules(wide: Wide, lists: pd.DataFrame, rules: RuleSet, locator: Locato
     frame = wide.frame
     months = pd.Index(frame.index.get_level_values("year")).map(rules.months) \
         .to_numpy(dtype=float)
-    tables: list[pd.DataFrame] = []
+    tables: list[pd.DataFrame | None] = []
     findings: list[Finding] = []
     for number, check in enumerate(rules.checks):
         kind = check.rule.kind
@@ -226,7 +229,7 @@ def check_rules(wide: Wide, lists: pd.DataFrame, rules: RuleSet, locator: Locato
             continue
         counts = _list_counts(check, frame.index, lists) if kind == "list_count" else None
         tables.append(_failures(number, check, frame, months, counts))
-    failures = [t for t in tables if not t.empty]
+    failures = [t for t in tables if t is not None and not t.empty]
     if failures:
         table = pd.concat(failures, ignore_index=True)
         findings = _findings(table, rules.checks, locator, unit_names) + findings

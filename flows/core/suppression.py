@@ -40,8 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
+from highspy import HighsBasisStatus, HighsLp, HighsModelStatus, MatrixFormat, _Highs
 
 from flows.core.expr import Aggregate, Binary, Months, Negate, Node, Number, Ref
 from flows.core.layout import make_key
@@ -193,12 +192,59 @@ def linear_relations(rules, sensitive: Iterable[str]) -> dict[int, list[Relation
     return out
 
 
-def _linprog(objective: np.ndarray, system, bounds):
-    """min objective · x over the system; None when HiGHS finds no optimum nor a ray."""
-    (a_eq, b_eq), (a_ub, b_ub) = system
-    result = linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds,
-                     method="highs")
-    return result if result.status in (0, 3) else None
+# --------------------------------------------------------------------------- the linear programme
+
+
+class _Programme:
+    """min c · x subject to A_ub x <= b_ub, A_eq x == b_eq and bounds, built once and solved
+    for many objectives c: HiGHS keeps its basis from one solve to the next, so each new
+    objective starts from the last optimum rather than from a model built from scratch."""
+
+    def __init__(self, triplets: tuple[np.ndarray, np.ndarray, np.ndarray], rhs: np.ndarray,
+                 n_ub: int, lower: np.ndarray, upper: np.ndarray):
+        """`triplets` (row, column, coefficient) with the `n_ub` inequality rows first, then
+        the equalities; `rhs` one per row."""
+        rows, cols, coefs = triplets
+        n_rows, n_cols = len(rhs), len(lower)
+        order = np.lexsort((rows, cols))  # column-wise, as HiGHS stores it
+        lp = HighsLp()
+        lp.num_col_, lp.num_row_ = n_cols, n_rows
+        lp.col_cost_ = np.zeros(n_cols)
+        lp.col_lower_, lp.col_upper_ = lower, upper
+        lp.row_lower_ = np.concatenate([np.full(n_ub, -np.inf), rhs[n_ub:]])
+        lp.row_upper_ = rhs
+        lp.a_matrix_.format_ = MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+        lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(n_cols + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = rows[order].astype(np.int32)
+        lp.a_matrix_.value_ = coefs[order].astype(float)
+        # The raw binding: `highspy.Highs` prints HiGHS's banner to the process's stdout as
+        # it is made, before its output can be turned off.
+        self._highs = _Highs()
+        self._highs.setOptionValue("output_flag", False)
+        self._highs.passModel(lp)
+        self._columns = np.arange(n_cols, dtype=np.int32)
+
+    def solve(self, objective: np.ndarray, fresh: bool = False) -> np.ndarray | None:
+        """The x of min objective · x; None when there is no optimum (unbounded). `fresh`:
+        from scratch (presolve, no basis kept), whatever was solved before."""
+        self._highs.changeColsCost(len(objective), self._columns, objective.astype(float))
+        if fresh:
+            self._highs.clearSolver()
+        self._highs.run()
+        if self._highs.getModelStatus() != HighsModelStatus.kOptimal:
+            return None
+        return np.array(self._highs.getSolution().col_value)
+
+    def duals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Of the last optimum: the dual of every row (in the programme's row order), and of
+        every column that sits at its upper bound (0 elsewhere); the signs of scipy's
+        `linprog` marginals (`eqlin`/`ineqlin`, `upper`)."""
+        solution = self._highs.getSolution()
+        at_upper = np.array([s == HighsBasisStatus.kUpper
+                             for s in self._highs.getBasis().col_status], dtype=bool)
+        return (np.array(solution.row_dual),
+                np.where(at_upper, np.array(solution.col_dual), 0.0))
 
 
 # --------------------------------------------------------------------------- the result
@@ -455,26 +501,36 @@ class _Problem:
     def _exact_group(self, members: list[int], lo: np.ndarray, hi: np.ndarray
                      ) -> dict[int, tuple[list[int], list[int], list[int]]]:
         """The least and greatest value of each cell of one group under every relation and
-        mark. A few random objectives first, then for each cell not yet seen at two whole
-        numbers its maximum and minimum; every solution found counts for every cell."""
+        mark. A few random objectives first, then the cells not yet seen at two whole numbers
+        pushed together (all up, all down, then some up and some down), then for each cell
+        still not seen apart its maximum and minimum; every solution found counts for every
+        cell. Only the last decide (a cell is pinned by its own least and greatest value, and
+        its proof is theirs): the rest only spares solves for cells that are not pinned."""
         local = {c: i for i, c in enumerate(members)}
         rels = list(dict.fromkeys(r for c in members for r in self.relations_of(c)))
         eq_rows = [r for r in rels if self.rel_eq[r]]
         ub_rows = [r for r in rels if not self.rel_eq[r]]
-        system = (self._rows(eq_rows, local), self._rows(ub_rows, local))
-        bounds = [(lo[c], None if np.isinf(hi[c]) else hi[c]) for c in members]
+        # inequalities first, as the audit always gave them to HiGHS: the order steers which
+        # of several equally good proofs it finds
+        rows = ub_rows + eq_rows
+        programme = _Programme(*self._rows(rows, local), len(ub_rows), lo[members], hi[members])
         low = np.full(len(members), np.inf)
         high = np.full(len(members), -np.inf)
 
-        def solve(objective: np.ndarray):
-            result = _linprog(objective, system, bounds)
-            if result is not None and result.status == 0:
-                np.minimum(low, result.x, out=low)
-                np.maximum(high, result.x, out=high)
-            return result
+        def solve(objective: np.ndarray, fresh: bool = False) -> bool:
+            """Whether min objective · x has an optimum; it counts for every cell."""
+            x = programme.solve(objective, fresh)
+            if x is None:
+                return False
+            np.minimum(low, x, out=low)
+            np.maximum(high, x, out=high)
+            return True
 
         def apart(i: int) -> bool:  # seen at two whole numbers: not pinned
             return bool(np.ceil(low[i] - 1e-6) < np.floor(high[i] + 1e-6))
+
+        def left() -> np.ndarray:  # 1.0 for every cell not yet seen apart
+            return (np.ceil(low - 1e-6) >= np.floor(high + 1e-6)).astype(float)
 
         rng = np.random.default_rng(0)
         for _ in range(3):
@@ -482,44 +538,58 @@ class _Problem:
             solve(objective)
             solve(-objective)
         for _ in range(4):  # push every cell not yet seen apart up, then down, together
-            left = np.array([not apart(i) for i in range(len(members))], dtype=float)
-            if not left.any():
+            waiting = left()
+            if not waiting.any():
                 break
-            before = int(left.sum())
-            solve(-left * (1 + rng.random(len(members))))
-            solve(left * (1 + rng.random(len(members))))
-            if sum(not apart(i) for i in range(len(members))) == before:
+            before = waiting.sum()
+            solve(-waiting * (1 + rng.random(len(members))))
+            solve(waiting * (1 + rng.random(len(members))))
+            if left().sum() == before:
                 break
+        misses = 0
+        for _ in range(10):  # some up and some down: cells a total ties together part ways
+            waiting = left()
+            if not waiting.any() or misses == 2:
+                break
+            before = waiting.sum()
+            signs = rng.choice([-1.0, 1.0], size=len(members))
+            solve(signs * waiting * (1 + rng.random(len(members))))
+            misses += int(left().sum() == before)
         found: dict[int, tuple[list[int], list[int], list[int]]] = {}
         for i, cell in enumerate(members):
             if apart(i):
                 continue
             unit = np.zeros(len(members))
             unit[i] = 1.0
-            highest = solve(-unit)
-            if highest is None or highest.status == 3 or apart(i):
+            if not solve(-unit) or apart(i):
                 continue  # unbounded above, or not pinned
-            lowest = solve(unit)
-            if lowest is None or apart(i):
+            if not solve(unit) or apart(i):
+                continue
+            # Pinned: its proof from solves from scratch. At a degenerate optimum the duals
+            # depend on the basis HiGHS starts from, and the proof must not depend on which
+            # objectives came before.
+            if not solve(-unit, fresh=True):
+                continue
+            highest = programme.duals()
+            if not solve(unit, fresh=True):
                 continue
             proof, widen = [], []
-            for result in (lowest, highest):
-                for rows, marginals in ((eq_rows, result.eqlin.marginals if eq_rows else []),
-                                        (ub_rows, result.ineqlin.marginals if ub_rows else [])):
-                    proof += [rows[k] for k in np.flatnonzero(np.abs(marginals) > 1e-9)]
-                widen += [members[k] for k in np.flatnonzero(np.abs(result.upper.marginals)
-                                                             > 1e-9)
+            for row_dual, upper_dual in (programme.duals(), highest):  # lowest, then highest
+                used = np.abs(row_dual) > 1e-9
+                # the equalities first, then the inequalities
+                proof += [rows[k] for k in np.flatnonzero(used[len(ub_rows):]) + len(ub_rows)]
+                proof += [rows[k] for k in np.flatnonzero(used[:len(ub_rows)])]
+                widen += [members[k] for k in np.flatnonzero(np.abs(upper_dual) > 1e-9)
                           if self.state[members[k]] == _SMALL]
             proof = list(dict.fromkeys(proof))
             given = [m for r in proof for m in self.members(r) if self.state[m] == _PUBLISHED]
             found[cell] = (proof, given, list(dict.fromkeys(widen)))
         return found
 
-    def _rows(self, rows: list[int], local: dict[int, int]):
+    def _rows(self, rows: list[int], local: dict[int, int]
+              ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
         """The relations `rows` over the hidden cells `local` (published members moved to the
-        right-hand side), as a sparse matrix and its right-hand side; (None, None) if none."""
-        if not rows:
-            return None, None
+        right-hand side), as (row, column, coefficient) triplets and the right-hand side."""
         data, row_ids, col_ids = [], [], []
         rhs = np.zeros(len(rows))
         for i, r in enumerate(rows):
@@ -533,7 +603,9 @@ class _Problem:
                     col_ids.append(local[c])
                 else:
                     rhs[i] -= a * self.value[c]
-        return csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(local))), rhs
+        triplets = (np.array(row_ids, dtype=int), np.array(col_ids, dtype=int),
+                    np.array(data, dtype=float))
+        return triplets, rhs
 
     def audit(self, exact: bool) -> tuple[dict[int, tuple[str, list[int], list[int],
                                                          list[int]]],
