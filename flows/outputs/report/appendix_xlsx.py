@@ -8,10 +8,12 @@ indicator × category × year).
 
 from __future__ import annotations
 
+from copy import copy
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 
 from flows.config import NUMERIC_TYPES
@@ -71,8 +73,18 @@ class _Writer:
         self.data_columns = data_columns  # value key → column letter on the data sheet
         self.top = top  # rows above the content: 1 for the internal version's mark
         self.borders: dict[tuple, int] = {}  # merged edges' borders, for `merge`
+        self.named: dict[str, StyleArray] = {}  # named style → the style ids it sets
         first = DATA_FIRST_ROW + top
         self.data_rows = (first, first + fig.expected - 1)
+
+    def style(self, cell, name: str) -> None:
+        """`cell.style = name`, looked up once per name: openpyxl looks the name up and
+        hashes the style again for each of the appendix's thousands of cells."""
+        if name in self.named:
+            cell._style = copy(self.named[name])
+            return
+        cell.style = name
+        self.named[name] = copy(cell._style)
 
     def _data_span(self, key: tuple[str, str, int | None]) -> str | None:
         letter = self.data_columns.get(make_key(*key))
@@ -117,7 +129,7 @@ class _Writer:
         depth = len(table.header)
         for r in range(top, top + depth):
             for c in range(1, width + 1):
-                ws.cell(r, c).style = "pl_head"
+                self.style(ws.cell(r, c), "pl_head")
         ws.cell(top, 1, "STT")
         ws.cell(top, 2, table.stub)
         for r, header in enumerate(table.header):
@@ -136,14 +148,14 @@ class _Writer:
         for i, data in enumerate(table.rows):
             r = row + i
             text_style = "pl_text_b" if data.bold else "pl_text"
-            ws.cell(r, 1, data.number).style = text_style
-            ws.cell(r, 2, data.label).style = text_style
+            self.style(ws.cell(r, 1, data.number), text_style)
+            self.style(ws.cell(r, 2, data.label), text_style)
             for j, (cell, column) in enumerate(zip(data.cells, table.columns, strict=True)):
                 letter = get_column_letter(FIRST_VALUE_COLUMN + j)
                 span = f"{letter}{first}:{letter}{last}" if units else ""
                 target = ws.cell(r, FIRST_VALUE_COLUMN + j,
                                  self.formula(data.kind, cell, column, span))
-                target.style = _value_style(column.kind, data.bold)
+                self.style(target, _value_style(column.kind, data.bold))
         row += len(table.rows)
         if table.note:
             note = ws.cell(row, 1, table.note)
