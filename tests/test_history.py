@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from helpers import rendered
 from rich.console import Console
+from sqlalchemy import event
 
 from flows.cli.history_view import history_table, print_history
 from flows.config import ConfigError
@@ -294,6 +295,10 @@ def test_a_postgresql_url_is_accepted_without_connecting():
 
 def test_two_writers_at_once_neither_corrupt_nor_duplicate(tmp_path):
     path = tmp_path / "shared.sqlite"
+    # The database exists before the writers race, so what races is `record` and its write
+    # lock alone; two writers creating the database at once is the next test's.
+    creator = History(url=f"sqlite:///{path}")
+    creator.changes()
     writers = [History(url=f"sqlite:///{path}") for _ in range(6)]  # as separate processes
     cells = {("B1.1", "", year): year - 2000 for year in range(2000, 2060)}
     start = threading.Barrier(len(writers))
@@ -315,8 +320,40 @@ def test_two_writers_at_once_neither_corrupt_nor_duplicate(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("SELECT count(*) FROM history_values").fetchone() == (len(cells),)
         assert db.execute("SELECT count(*) FROM history_runs").fetchone() == (7,)
-    for writer in writers:
+    for writer in [creator, *writers]:
         writer.close()
+
+
+def test_a_writer_waits_while_another_creates_the_database(tmp_path):
+    """Two runs recording at once on a new state folder: while one holds the lock of the new
+    database, the other waits for it, then records; it does not give up at once, `locked`."""
+    path = tmp_path / "new.sqlite"
+    # the other writer, in its first transaction on the new database (not WAL yet)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    history = History(url=f"sqlite:///{path}")
+    refused: list[str] = []
+
+    def release_once_refused(statement: str) -> None:
+        # The writer's statements run one after another: one starting after its first try to
+        # switch to WAL means that try ended, refused (the other held the lock all along).
+        if refused and other.in_transaction:
+            other.execute("COMMIT")
+        if "journal_mode" in statement.lower():
+            refused.append(statement)
+
+    event.listen(history.engine, "connect",
+                 lambda dbapi, _record: dbapi.set_trace_callback(release_once_refused),
+                 insert=True)
+    cells = {("B1.1", "", 2021): 12}
+    try:
+        assert night(history, "r1", at(20, 1), cells) == len(cells)
+        assert refused and not other.in_transaction  # it was refused, then waited
+    finally:
+        history.close()
+        other.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -23,6 +23,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -168,7 +169,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the nightly writer
+    # On a new database the switch to WAL turns a read lock into a write lock, which SQLite
+    # refuses at once (no busy timeout) while another writer holds the lock: wait here instead.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the nightly writer
+            break
+        except sqlite3.OperationalError as exc:
+            words = str(exc).lower()
+            if ("locked" not in words and "busy" not in words) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, much faster
     cursor.close()
 
