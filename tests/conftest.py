@@ -9,9 +9,20 @@ no unit test. Only the tests of the shipped deployment itself use `shipped_confi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import random
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -51,6 +62,25 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "shipped: a test of the shipped deployment in config/ (Hương Trà), "
                    "not of the code")
+    # The Prefect server of the whole run: an xdist worker joins the one its controller named;
+    # the controller, or pytest without xdist, names it and stops it at the end.
+    shared = getattr(config, "workerinput", {}).get(_PREFECT_FOLDER)
+    folder = Path(shared) if shared else \
+        Path(tempfile.gettempdir()) / f"giamsat-prefect-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    config.stash[_PREFECT] = _PrefectServer(folder, owner=not shared)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist, in the controller: tell each worker where the run's Prefect server is kept."""
+    node.workerinput[_PREFECT_FOLDER] = str(node.config.stash[_PREFECT].folder)
+
+
+def pytest_unconfigure(config):
+    """After the last worker is done: stop the run's Prefect server, if a test started it."""
+    server = config.stash.get(_PREFECT, None)
+    if server is not None and server.owner:
+        server.stop()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -99,47 +129,15 @@ def layout(test_layout) -> Layout:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory):
-    """One real `prefect server start` on loopback for the whole test run: the in-process flow
-    runs, the CLI subprocesses and the served deployments all use it, so no test pays for a
-    temporary server's start. Yields the environment that points at it."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
+def prefect_server(request, tmp_path_factory):
+    """The test run's one real `prefect server start` on loopback (see `_PrefectServer`): the
+    in-process flow runs, the CLI subprocesses and the served deployments of every xdist worker
+    use it, so no test pays for a server's start. The environment that points at it, with a
+    Prefect home of this worker's own (the server keeps its database in another)."""
+    url = request.config.stash[_PREFECT].url()
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
-    env.pop("PREFECT_API_URL", None)
-    # its own process group: `prefect server start` runs uvicorn as a child, which a signal
-    # to the parent alone would leave running after the tests
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-         str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                os.killpg(server.pid, signal.SIGKILL)
-                raise RuntimeError("the test Prefect server did not start") from None
-            time.sleep(0.3)
-    try:
-        yield dict(env, PREFECT_API_URL=url)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    return dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                PREFECT_LOGGING_LEVEL="WARNING", PREFECT_API_URL=url)
 
 
 @pytest.fixture(scope="session")
@@ -160,6 +158,134 @@ def prefect_api(prefect_server):
             yield prefect_server
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+
+
+# --------------------------------------------------------------------------- the Prefect server
+
+_PREFECT_FOLDER = "giamsat_prefect_server"  # the key of its folder in an xdist worker's input
+# Only the API, the event stream to websocket clients and the API's own background tasks run;
+# every background service is off (`--no-services`): none is needed by a test, and together
+# they kept the idle server busy. No scheduler: a test reads the nightly schedule back, never a
+# run it made (and a nightly run coming due would be started by `giamsat serve` mid-test). No
+# event persister, task-run recorder or triggers: no test reads events, task runs or
+# automations. No late runs, foreman, pause expirations, cancellation cleanup or repossessor:
+# nothing goes late, pauses, cancels or leases. No block types registered at its start (~3 s
+# of CPU): giamsat uses no Prefect block. Its database waits longer for its lock on a loaded
+# machine than the default 10 s.
+_SERVER_ARGS = ["--host", "127.0.0.1", "--no-services", "--no-ui"]
+_SERVER_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+                    "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+                    "PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
+
+
+class _PrefectServer:
+    """The test run's one `prefect server start`, shared by every xdist worker.
+
+    The first test that needs it starts it, in whichever process runs that test (so a run of
+    tests that need none, `-m "not slow"`, starts none); a file lock in `folder` makes that one
+    start, and the others wait for `/api/health` like it. It runs in a session of its own, so
+    it outlives the worker that started it; the process that owns the run (`owner`: the xdist
+    controller, or pytest without xdist) stops its whole process group once, at the end.
+    """
+
+    def __init__(self, folder: Path, owner: bool) -> None:
+        self.folder, self.owner = folder, owner
+        self.process: subprocess.Popen | None = None  # when this process started it
+        self._url: str | None = None
+
+    @property
+    def _info(self) -> Path:
+        return self.folder / "server.json"
+
+    def url(self) -> str:
+        if self._url is None:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            with open(self.folder / "lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # only while it is spawned, not while it starts
+                if not self._info.exists():
+                    self._spawn()
+                server = json.loads(self._info.read_text())
+            self._wait_for_health(server["pid"], server["url"])
+            self._url = server["url"]
+        return self._url
+
+    def _spawn(self) -> None:
+        port = _free_port()
+        home = self.folder / "home"
+        home.mkdir(exist_ok=True)
+        env = dict(os.environ, PREFECT_HOME=str(home), **_SERVER_SETTINGS)
+        env.pop("PREFECT_API_URL", None)
+        with open(self.folder / "server.log", "ab") as log:
+            # its own process group: a signal to the server alone could leave a child running
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--port", str(port),
+                 *_SERVER_ARGS], env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        self._info.write_text(json.dumps({"pid": self.process.pid,
+                                          "url": f"http://127.0.0.1:{port}/api"}))
+
+    def _wait_for_health(self, pid: int, url: str) -> None:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            alive = self.process.poll() is None if self.process else _group_alive(pid)
+            if time.monotonic() > deadline or not alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)  # so no other worker waits for it either
+                log = self.folder / "server.log"
+                said = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+                raise RuntimeError(f"the test Prefect server did not start:\n{said}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        """Stop the server's whole process group, wait until none of it runs, and remove its
+        folder (its database)."""
+        try:
+            pid = json.loads(self._info.read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            pid = None  # no test started it
+        for sig, patience in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+            if pid is None or not _group_alive(pid):
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+            deadline = time.monotonic() + patience
+            while _group_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        if self.process is not None:  # reap it, when this process is its parent
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of this group still runs; a zombie, waiting for its parent to reap
+    it, runs no more (a server that outlived its starter is reaped by init)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not Path("/proc/self/stat").exists():
+        return True  # no /proc: a zombie counts
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state not in ("Z", "X"):
+            return True
+    return False
+
+
+_PREFECT = pytest.StashKey[_PrefectServer]()
 
 
 # --------------------------------------------------------------------------- workbooks
