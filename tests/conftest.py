@@ -136,8 +136,11 @@ def prefect_server(request, tmp_path_factory):
     Prefect home of this worker's own (the server keeps its database in another)."""
     url = request.config.stash[_PREFECT].url()
     home = tmp_path_factory.mktemp("prefect-home")
+    # a served deployment looks for a run to start every 2 s, not every 10 s: a test's
+    # manual run starts at once
     return dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                PREFECT_LOGGING_LEVEL="WARNING", PREFECT_API_URL=url)
+                PREFECT_LOGGING_LEVEL="WARNING", PREFECT_API_URL=url,
+                PREFECT_RUNNER_POLL_FREQUENCY="2")
 
 
 @pytest.fixture(scope="session")

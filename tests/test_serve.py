@@ -112,9 +112,22 @@ def test_a_configured_server_that_does_not_answer_falls_back_and_says_so(monkeyp
                         "tạm thời (lần chạy không hiện trong giao diện Prefect).")
 
 
+class _Api(httpx.Client):
+    """The test server's REST API, from this process: no Prefect client start per question.
+    A 503 ("retry", e.g. SQLite busy while `serve` polls) is retried, as Prefect's own client
+    does."""
+
+    def request(self, *args, **kwargs) -> httpx.Response:
+        for _ in range(20):
+            reply = super().request(*args, **kwargs)
+            if reply.status_code != 503:
+                return reply
+            time.sleep(0.5)
+        return reply
+
+
 def _api(env: dict) -> httpx.Client:
-    """The test server's REST API, from this process: no Prefect client start per question."""
-    return httpx.Client(base_url=env["PREFECT_API_URL"], timeout=30)
+    return _Api(base_url=env["PREFECT_API_URL"], timeout=30)
 
 
 def _deployment(env: dict, name: str) -> dict:
