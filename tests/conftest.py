@@ -32,6 +32,11 @@ from pathlib import Path
 
 import pytest
 
+# The suite starts dozens of Python processes (xdist workers, CLI runs, served flow runs, the
+# reading workers): with PYTHONDONTWRITEBYTECODE set (some machines do), each would compile
+# the project's modules from source again. Compiled once, they load from __pycache__.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # the test server stops before the last log lines of the session would reach it
