@@ -6,7 +6,6 @@ ships with matplotlib and has them; `font_has_glyphs` lets the tests prove it.
 
 from __future__ import annotations
 
-import io
 import math
 import textwrap
 import threading
@@ -52,15 +51,11 @@ def _style() -> dict:
             "axes.spines.right": False, "svg.fonttype": "none"}
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)  # constrained layout: one draw, no re-fit
-    return buffer.getvalue()
-
-
 def _save(fig: Figure, path: Path) -> Path:
-    data = _png(fig)
-    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", dpi=DPI)  # constrained layout: one draw, no re-fit
+
+    return write_atomically(path, write)
 
 
 # Drawing is most of a small report's time, and a chart's picture depends only on its spec and
