@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -88,11 +89,17 @@ def test_check_config_in_a_new_workspace(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """The wheel, built offline from this checkout (setuptools of the test environment)."""
+    """The wheel, built offline from a copy of this checkout (setuptools of the test
+    environment). A copy: a build writes build/ and *.egg-info into its tree, and two test
+    processes building at once in the checkout itself break each other's build."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "-w", str(out), str(ROOT)], check=True, timeout=300,
-                   capture_output=True)
+    tree = tmp_path_factory.mktemp("tree") / "giamsat"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache", "tests"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--no-build-isolation", "--quiet", "-w", str(out), str(tree)],
+                           timeout=300, capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
     [built] = out.glob("giamsat-*.whl")
     return built
 
