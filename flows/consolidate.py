@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import traceback
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ from flows.outputs.rundirs import (
     run_lock,
 )
 from flows.outputs.tables import write_csv, write_json
+from flows.shared_limits import google_limiters, one_run_at_a_time
 from flows.sources.base import Source
 from flows.sources.folder import FolderSource
 from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
@@ -91,12 +93,19 @@ def _log() -> logging.Logger | logging.LoggerAdapter:
         return logging.getLogger("giamsat")
 
 
-def make_source(source: str, config: Config, registry: str | None = None) -> Source:
-    """`google` → the Google Sheets source (registry of unit → sheet); otherwise a folder."""
+def make_source(source: str, config: Config, registry: str | None = None,
+                shared: bool = False) -> Source:
+    """`google` → the Google Sheets source (registry of unit → sheet); otherwise a folder.
+
+    `shared`: a flow run, whose Google budgets are shared on the Prefect server when there is
+    one (see flows.shared_limits)."""
     if source == "google":
+        from flows.config.google import load_google_settings
         from flows.sources.google.source import GoogleSource
 
-        return GoogleSource(config, registry)
+        settings = config.google or load_google_settings(config.directory)
+        return GoogleSource(config, registry,
+                            limiters=google_limiters(settings) if shared else None)
     return FolderSource(Path(source), config)
 
 
@@ -344,6 +353,9 @@ class Steps:
     UI, the workbooks read by the flow's thread pool) or plainly (`PlainSteps`: the same work
     without Prefect, for simulations of many nights and for measuring Prefect's cost)."""
 
+    # a flow run takes the Prefect server's limits (one run at a time, the Google budgets)
+    shared = True
+
     def read_all(self, reader: Source, refs: list[str], layout: Layout,
                  config: Config) -> list[Extraction]:
         futures = [read_and_extract.submit(quote(reader), ref, quote(layout), quote(config))
@@ -372,7 +384,9 @@ class Steps:
 
 
 class PlainSteps(Steps):
-    """The steps as plain function calls: no task runs, no artifacts."""
+    """The steps as plain function calls: no task runs, no artifacts, no server limits."""
+
+    shared = False
 
     def read_all(self, reader, refs, layout, config):
         from concurrent.futures import ThreadPoolExecutor
@@ -430,9 +444,20 @@ def run_consolidation(
     if refused:
         logger.error("%s", refused)
         return Outcome(None, refused)
-    with run_lock(root):
+    with ExitStack() as held:
+        if steps.shared:  # one run at a time across machines, then on this output folder
+            try:
+                held.enter_context(one_run_at_a_time(config))
+            except TimeoutError:
+                words = config.catalogue.render("run-slot-timeout", {
+                    "slot": config.machines.run_limit,
+                    "seconds": int(config.machines.run_wait_seconds)})
+                message = f"{words.message} {words.instruction}"
+                logger.error("%s", message)
+                return Outcome(None, message)
+        held.enter_context(run_lock(root))
         started = datetime.now(config.plan.tz).isoformat(timespec="microseconds")
-        reader = make_source(source, config, registry)
+        reader = make_source(source, config, registry, steps.shared)
         refs = reader.refs()
         logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
                     as_of)

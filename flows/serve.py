@@ -19,8 +19,12 @@ from flows.consolidate import consolidate_flow
 
 
 def build_deployments(config: Config, source: str, out: Path, config_dir: Path | None,
-                      registry: Path | None, reminders: str = "dry-run") -> list:
-    """The deployments with their default parameters (a manual run may override any)."""
+                      registry: Path | None, reminders: str = "dry-run",
+                      **options) -> list:
+    """The deployments with their default parameters (a manual run may override any).
+
+    `options` go to every `to_deployment` (a work pool's deployments name their flows by
+    module path, so a worker finds them in the installed package)."""
     parameters = {
         "source": source if source == "google" else str(Path(source).resolve()),
         "out": str(out.resolve()),
@@ -32,11 +36,11 @@ def build_deployments(config: Config, source: str, out: Path, config_dir: Path |
     nightly = consolidate_flow.to_deployment(
         name="nightly",
         schedules=[Cron(config.plan.nightly_cron, timezone=config.plan.timezone)],
-        parameters=parameters, tags=["giamsat", "nightly"],
+        parameters=parameters, tags=["giamsat", "nightly"], **options,
         description="Tổng hợp hằng đêm: đọc mọi bảng tính, kiểm tra, ghi kết quả vào "
                     f"{parameters['out']}/latest.")
     manual = consolidate_flow.to_deployment(
-        name="manual", parameters=parameters, tags=["giamsat", "manual"],
+        name="manual", parameters=parameters, tags=["giamsat", "manual"], **options,
         description="Chạy tổng hợp ngay (trước hạn báo cáo). Tham số: as_of (ngày tính), "
                     "units (danh sách mã đơn vị), final (bản chính thức có số, ngày).")
     deployments = [nightly, manual]
@@ -44,7 +48,7 @@ def build_deployments(config: Config, source: str, out: Path, config_dir: Path |
         from flows.provision import provision_flow
 
         deployments.append(provision_flow.to_deployment(
-            name="provision", tags=["giamsat"],
+            name="provision", tags=["giamsat"], **options,
             parameters={"registry": parameters["registry"], "config_dir": parameters[
                 "config_dir"]},
             description="Tạo / bổ sung bảng tính Google cho các đơn vị (không tạo trùng)."))

@@ -171,20 +171,25 @@ def prefect_api(prefect_server):
 # --------------------------------------------------------------------------- the Prefect server
 
 _PREFECT_FOLDER = "giamsat_prefect_server"  # the key of its folder in an xdist worker's input
-# Only the API, the event stream to websocket clients and the API's own background tasks run;
-# every background service is off (`--no-services`): none is needed by a test, and together
-# they kept the idle server busy. No scheduler: a test reads the nightly schedule back, never a
-# run it made (and a nightly run coming due would be started by `giamsat serve` mid-test). No
-# event persister, task-run recorder or triggers: no test reads events, task runs or
-# automations. No late runs, foreman, pause expirations, cancellation cleanup or repossessor:
-# nothing goes late, pauses, cancels or leases. No block types registered at its start (~3 s
-# of CPU): giamsat uses no Prefect block. Its database waits longer for its lock on a loaded
-# machine than the default 10 s.
-_SERVER_ARGS = ["--host", "127.0.0.1", "--no-services", "--no-ui"]
+# Only the API, the event stream to websocket clients, the API's own background tasks and the
+# repossessor run; every other background service is off: none is needed by a test, and
+# together they kept the idle server busy. The repossessor gives back the run slot of a run
+# whose worker was killed once its lease runs out (checked every second here, not every 15 s).
+# No scheduler: a test reads the nightly schedule back, never a run it made (and a nightly run
+# coming due would be started by `giamsat serve` mid-test). No event persister, task-run
+# recorder or triggers: no test reads events, task runs or automations. No late runs, foreman,
+# pause expirations or cancellation cleanup: nothing goes late, pauses or cancels. No block
+# types registered at its start (~3 s of CPU): giamsat uses no Prefect block. Its database
+# waits longer for its lock on a loaded machine than the default 10 s.
+_SERVER_ARGS = ["--host", "127.0.0.1", "--no-ui"]
+_OFF = ("CANCELLATION_CLEANUP", "EVENT_PERSISTER", "EVENT_LOGGER", "FOREMAN", "LATE_RUNS",
+        "SCHEDULER", "PAUSE_EXPIRATIONS", "CLEANUP_RECONCILER", "TASK_RUN_RECORDER", "TRIGGERS")
 _SERVER_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
                     "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-                    "PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
+                    "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+                    **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in _OFF},
+                    "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "1"}
 
 
 class _PrefectServer:

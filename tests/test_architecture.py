@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "flows"
-FLOWS = {"flows.consolidate", "flows.provision", "flows.serve"}  # the Prefect flows on top
+FLOWS = {"flows.consolidate", "flows.provision", "flows.serve",  # the Prefect flows on top
+         "flows.shared_limits", "flows.deploy"}  # and the server's limits, the work pool
 MAY_IMPORT_TESTING = {"flows.bench", "flows.cli.google"}
 
 
@@ -126,4 +127,5 @@ def test_the_prefect_flows_sit_at_the_top_of_flows():
     for name in FLOWS:
         assert MODULES[name].parent == ROOT
     top = {p.stem for p in ROOT.glob("*.py")}
-    assert top == {"__init__", "__main__", "bench", "consolidate", "provision", "serve"}
+    assert top == {"__init__", "__main__", "bench", "consolidate", "deploy", "provision",
+                   "serve", "shared_limits"}

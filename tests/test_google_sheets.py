@@ -8,6 +8,7 @@ back.
 
 from __future__ import annotations
 
+import collections
 import json
 import shutil
 from collections import defaultdict
@@ -31,6 +32,7 @@ from flows.core.layout import build_layout
 from flows.core.results_tab import HEADER
 from flows.core.review import ACCEPT, review_period
 from flows.sources.google import client
+from flows.sources.google.accounts import assign
 from flows.sources.google.client import CREDENTIALS_ENV, ENDPOINT_ENV, Timing, load_google_settings
 from flows.sources.google.provisioner import provision_all
 from flows.sources.google.render import (
@@ -416,6 +418,73 @@ def test_the_provision_command_explains_a_missing_google_yaml(tmp_path):
     result = runner.invoke(app, ["provision", "--config", str(config_dir)])
     assert result.exit_code == 2
     assert "google.yaml: không tìm thấy tệp cấu hình" in result.output.replace("\n", "")
+
+
+# --------------------------------------------------------------------------- several accounts
+
+OWNER = "owner@example.com"  # the emulator's owner of the folder: our first account here
+SECOND = "doc-2@giamsat-thu.iam.example.com"
+
+
+def token_file(folder: Path, name: str, token: str, email: str) -> str:
+    """An OAuth user token file that names its account (the emulator maps tokens to people)."""
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": "emu",
+                                "client_secret": "emu", "refresh_token": "emu", "token": token,
+                                "expiry": "2099-01-01T00:00:00Z", "account_email": email}),
+                    encoding="utf-8")
+    return path.name
+
+
+def test_a_second_account_reads_and_flags_its_own_units_within_its_own_quota(
+        make_world, tmp_path, monkeypatch, fake_clock):
+    clock = fake_clock
+    world = make_world(clock=clock)
+    monkeypatch.setattr(client, "TIMING", Timing(clock.now, clock.sleep, lambda: 0.5))
+    world.emulator.tokens.update({"tok-1": OWNER, "tok-2": SECOND})
+    first = token_file(world.config_dir, "tk1", "tok-1", OWNER)
+    second = token_file(world.config_dir, "tk2", "tok-2", SECOND)
+    # The office adds a second account: each has Google's quota (here 3 reads a minute)
+    with open(world.config_dir / "google.yaml", "a", encoding="utf-8") as settings:
+        settings.write(f"accounts:\n  - credentials: {first}\n  - credentials: {second}\n"
+                       "quota:\n  reads_per_minute: 3\n  writes_per_minute: 3\n")
+    config = world.config
+    codes = [unit.code for unit in config.units.active()]
+    readers = assign(codes, [OWNER, SECOND])
+    seconds = sorted(code for code in codes if readers[code] == SECOND)
+    assert seconds and len(seconds) < len(codes)  # both accounts have units
+
+    provision_all(config, load_google_settings(world.config_dir))  # shares them with it
+    for code in codes:
+        roles = {p.get("emailAddress"): p.get("role")
+                 for p in world.emulator.file(world.sid(code))["permissions"]}
+        assert (roles.get(SECOND) == "writer") == (code in seconds), code
+
+    world.emulator.read_quota_per_minute = world.emulator.write_quota_per_minute = 3
+    world.emulator.reset_counts()
+    world.emulator.quota_log.clear()
+    type_answers(world, "P02", {"A2||2021": "12 kế hoạch"})  # flagged, so a write goes back
+    world.emulator.quota_log.clear()
+    out = tmp_path / "ket-qua"
+    outcome = run_consolidation("google", str(out), date(2023, 4, 5), str(world.config_dir),
+                                steps=PlainSteps(), pdf=False)
+    assert outcome.summary is not None and not outcome.failure, outcome.failure
+    expected = clean_answers(config)
+    del expected[("P02", "A2||2021")]
+    assert read_back(out) == expected
+    assert world.emulator.counts["429"] == 0  # each account kept to its own budget
+    reads = collections.Counter(who for _, who, kind in world.emulator.quota_log
+                                if kind == "read")
+    # one batchGet per sheet, by its own account; the first also reads the dashboard's
+    # review tabs (never read before in this world)
+    assert reads == {OWNER: len(codes) - len(seconds) + 1, SECOND: len(seconds)}
+    for who in (OWNER, SECOND):
+        assert world.emulator.busiest_minute(who, "read") <= 3
+        assert world.emulator.busiest_minute(who, "write") <= 3
+    for code in codes:  # and each unit's flags went back, by its own account
+        assert results_listed(world, code) == messages(out, code)
+    writers = {who for _, who, kind in world.emulator.quota_log if kind == "write"}
+    assert SECOND in writers if "P02" in seconds else OWNER in writers
 
 
 # --------------------------------------------------------------------------- answers

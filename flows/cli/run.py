@@ -1,4 +1,5 @@
-"""`giamsat template`, `consolidate`, `demo` and `serve`: the commands that run the pipeline."""
+"""`giamsat template`, `consolidate`, `demo`, `serve` and `deploy`: the commands that run the
+pipeline."""
 
 from __future__ import annotations
 
@@ -262,3 +263,39 @@ def serve(
         raise fail(f"[red]Máy chủ Prefect tại {missing.url} không trả lời.[/] Chạy "
                    "`prefect server start` ở một cửa sổ khác, chờ đến khi mở được "
                    f"{missing.url.rstrip('/')}/health, rồi chạy lại lệnh này.") from None
+
+
+@app.command()
+def deploy(
+    source: Annotated[str, typer.Option(
+        "--source", help="Thư mục các tệp .xlsx của xã, hoặc google.")],
+    out: Annotated[Path, typer.Option("--out", help="Thư mục gốc ghi kết quả các lần chạy.")],
+    config_dir: ConfigOption = None,
+    registry: Annotated[Path | None, typer.Option(
+        "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")] = None,
+    reminders: RemindOption = Reminders.dry_run,
+) -> None:
+    """Đăng ký lịch chạy hằng đêm, chạy thủ công (và provision) vào nhóm máy (work pool) trên
+    máy chủ Prefect, để máy nào chạy `prefect worker start --pool …` cũng nhận việc."""
+    config = load(config_dir, needs(source, reminders))
+    if source != "google" and not Path(source).is_dir():
+        raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
+    prefect_env.configure(verbose=False)
+    if not os.environ.get("PREFECT_API_URL"):  # the local server, when it answers
+        prefect_env.choose_server()
+    from flows.deploy import deploy_all
+    from flows.serve import NoServer
+
+    try:
+        done = deploy_all(config, source, out, config.directory, registry, reminders.value)
+    except NoServer as missing:
+        raise fail("[red]Chưa có máy chủ Prefect trả lời[/]"
+                   + (f" tại {missing.url}" if missing.url else "") +
+                   ". Nhóm máy cần một máy chủ chung: chạy `prefect server start` trên một máy "
+                   "rồi đặt PREFECT_API_URL=http://<máy-đó>:4200/api trên mọi máy.") from None
+    console.print(f"Nhóm máy (work pool) “{done.pool}”"
+                  + (" vừa được tạo." if done.created_pool else " đã có."), highlight=False)
+    for name in done.names:
+        console.print(f"  • đã đăng ký {name}", highlight=False)
+    console.print(f"Trên mỗi máy chạy việc: prefect worker start --pool {done.pool}",
+                  highlight=False)

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from flows.config.base import ConfigModel, parse_file
 
@@ -65,18 +65,57 @@ class Retry(ConfigModel):
     quota_wait_seconds: float = Field(default=300.0, ge=0)
 
 
+class Account(ConfigModel):
+    """One Google account the sheets are read and written with; each has its own quota."""
+
+    credentials: Path | None = None  # else GOOGLE_APPLICATION_CREDENTIALS (first account only)
+    account_email: str | None = None  # read from a service-account key; needed for user tokens
+
+
+class SharedLimits(ConfigModel):
+    """Budgets shared by every process and machine that uses the same Prefect server.
+
+    Each account's Sheets reads, Sheets writes and Drive calls go through a Prefect global
+    concurrency limit with slot decay (`rate_limit`), named `<prefix>-<budget>-<account>` and
+    created on first use; without a Prefect server the limiter of this process alone is used.
+    """
+
+    enabled: bool = True
+    prefix: str = Field(default="giamsat-google", pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # Slots that may be taken at once (the bucket); the rest of the minute's quota decays in
+    # at an even pace, so that burst + 60 s of decay never exceeds the per-minute quota.
+    burst: int = Field(default=5, ge=1)
+
+
 class GoogleSettings(ConfigModel):
     """`config/google.yaml`: where the sheets live and how to call Google."""
 
     folder_id: str = Field(min_length=1)
     credentials: Path | None = None  # else GOOGLE_APPLICATION_CREDENTIALS
     account_email: str | None = None  # the account's address, for protected-range editors
+    # Several accounts, each with its own Google quota; units are spread over them (see
+    # flows.sources.google.accounts). Instead of `credentials` + `account_email`.
+    accounts: list[Account] = []
+    shared_limits: SharedLimits = SharedLimits()
     state_dir: Path = Path("../state/google")
     registry: Path | None = None  # default: <state_dir>/registry.json
     names: Names = Names()
     sharing: Sharing = Sharing()
     quota: Quota = Quota()
     retry: Retry = Retry()
+
+    @model_validator(mode="after")
+    def _one_way_to_name_accounts(self) -> GoogleSettings:
+        if self.accounts and (self.credentials or self.account_email):
+            raise ValueError("ghi hoặc credentials (+ account_email) cho một tài khoản, hoặc "
+                             "danh sách accounts cho nhiều tài khoản, không ghi cả hai")
+        return self
+
+    def account_list(self) -> list[Account]:
+        """The accounts to use, in order: `accounts`, else the one of `credentials`."""
+        if self.accounts:
+            return list(self.accounts)
+        return [Account(credentials=self.credentials, account_email=self.account_email)]
 
     def resolved(self, directory: Path) -> GoogleSettings:
         """Paths made absolute, relative ones taken from the config folder."""
@@ -85,9 +124,12 @@ class GoogleSettings(ConfigModel):
 
         state = absolute(self.state_dir)
         assert state is not None
+        accounts = [a.model_copy(update={"credentials": absolute(a.credentials)})
+                    for a in self.accounts]
         return self.model_copy(update={
             "credentials": absolute(self.credentials), "state_dir": state,
             "registry": absolute(self.registry) or state / "registry.json",
+            "accounts": accounts,
         })
 
 
@@ -97,35 +139,67 @@ def endpoint() -> str | None:
     return value.rstrip("/") or None
 
 
-def credentials_path(settings: GoogleSettings) -> Path | None:
-    """The key file to use: `credentials` in google.yaml, else GOOGLE_APPLICATION_CREDENTIALS."""
-    configured = settings.credentials or os.environ.get(CREDENTIALS_ENV) or None
+def credentials_path(settings: GoogleSettings, account: Account | None = None) -> Path | None:
+    """The key file of `account` (default: the first): `credentials` in google.yaml, else
+    GOOGLE_APPLICATION_CREDENTIALS (for the first account only)."""
+    accounts = settings.account_list()
+    account = account or accounts[0]
+    configured = account.credentials
+    if configured is None and account == accounts[0]:
+        configured = os.environ.get(CREDENTIALS_ENV) or None
     return Path(configured) if configured else None
+
+
+def key_email(info: dict) -> str | None:
+    """The address a key file names: a service account's, or `account_email` in a token file."""
+    email = info.get("client_email") or info.get("account_email")
+    return str(email) if email else None
 
 
 def credentials_problems(settings: GoogleSettings) -> list[str]:
     """What is wrong with the credentials, checked without contacting Google.
 
-    A loopback endpoint (the emulator) needs no key. The key's content is never echoed: it
-    holds a private key.
+    A loopback endpoint (the emulator) needs no key for a single account. Several accounts
+    each need a key and a known address (units are assigned by it). The key's content is
+    never echoed: it holds a private key.
     """
-    path = credentials_path(settings)
-    if path is None:
-        if endpoint():
-            return []
-        return [f"{SETTINGS_FILE}: credentials: chưa có tệp khoá Google. Ghi đường dẫn tệp khoá "
-                f"service account (JSON) vào khoá credentials hoặc biến môi trường "
-                f"{CREDENTIALS_ENV}."]
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [f"{SETTINGS_FILE}: credentials: không đọc được tệp khoá {path} (cần tệp JSON "
-                "tải từ Google Cloud)."]
-    if not isinstance(info, dict) or info.get("type") not in ("service_account",
-                                                              "authorized_user"):
-        return [f"{SETTINGS_FILE}: credentials: tệp {path} không phải khoá service account hay "
-                "token OAuth của người dùng."]
-    return []
+    accounts = settings.account_list()
+    several = len(accounts) > 1
+    problems: list[str] = []
+    emails: list[str] = []
+    for number, account in enumerate(accounts, start=1):
+        where = f"{SETTINGS_FILE}: accounts[{number}]: credentials" if several else \
+            f"{SETTINGS_FILE}: credentials"
+        path = credentials_path(settings, account)
+        if path is None:
+            if endpoint() and not several:
+                continue
+            problems.append(f"{where}: chưa có tệp khoá Google. Ghi đường dẫn tệp khoá service "
+                            f"account (JSON) vào khoá credentials" +
+                            ("." if several else f" hoặc biến môi trường {CREDENTIALS_ENV}."))
+            continue
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            problems.append(f"{where}: không đọc được tệp khoá {path} (cần tệp JSON tải từ "
+                            "Google Cloud).")
+            continue
+        if not isinstance(info, dict) or info.get("type") not in ("service_account",
+                                                                  "authorized_user"):
+            problems.append(f"{where}: tệp {path} không phải khoá service account hay token "
+                            "OAuth của người dùng.")
+            continue
+        email = account.account_email or key_email(info)
+        if several and not email:
+            problems.append(f"{SETTINGS_FILE}: accounts[{number}]: account_email: tệp {path} "
+                            "không ghi địa chỉ email của tài khoản; ghi account_email để chia "
+                            "đơn vị cho các tài khoản.")
+        elif email:
+            if email.lower() in emails:
+                problems.append(f"{SETTINGS_FILE}: accounts[{number}]: tài khoản {email} đã "
+                                "có ở trên; mỗi tài khoản chỉ ghi một lần.")
+            emails.append(email.lower())
+    return problems
 
 
 def folder_problems(settings: GoogleSettings) -> list[str]:

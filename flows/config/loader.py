@@ -1,11 +1,11 @@
 """The one configuration loader: every file of a config folder, checked once, all problems at once.
 
-`load_config` reads form, units, plan, rules, quality, limits, privacy, reminders and google
-from the config folder and the report wording from the templates, validates each against its
-model, then checks what refers to what (a rule naming an unknown indicator, the report naming
-an unknown code, Google settings when Google is needed). Every mistake of every file is
-collected into one `ConfigError` — file, key path, what is expected, in Vietnamese — before any
-workbook is opened.
+`load_config` reads form, units, plan, rules, quality, limits, machines, privacy, reminders
+and google from the config folder and the report wording from the templates, validates each
+against its model, then checks what refers to what (a rule naming an unknown indicator, the
+report naming an unknown code, Google settings when Google is needed). Every mistake of every
+file is collected into one `ConfigError` — file, key path, what is expected, in Vietnamese —
+before any workbook is opened.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from flows.config.google import (
     folder_problems,
 )
 from flows.config.limits import LIMITS_FILE, Limits
+from flows.config.machines import MACHINES_FILE, Machines
 from flows.config.plan import Plan, plan_problems, report_problems
 from flows.config.privacy import PRIVACY_FILE, CompiledPrivacy, Privacy, compile_privacy
 from flows.config.quality import Quality
@@ -52,6 +53,7 @@ class Config(BaseModel):
     plan: Plan
     quality: Quality = Quality()
     limits: Limits = Limits()
+    machines: Machines = Machines()
     rules: Any = None  # flows.core.rules.RuleSet, compiled against the form
     reminders: ReminderSettings | None = None  # None: no reminders.yaml, no reminders
     google: GoogleSettings | None = None  # paths resolved; None without google.yaml
@@ -214,6 +216,7 @@ def _load(folder: Path, needs: set[str]) -> Config:
     plan: Plan | None = collect.parse(Plan, "plan.yaml")
     quality = collect.parse(Quality, "quality.yaml", required=False) or Quality()
     limits = collect.parse(Limits, LIMITS_FILE, required=False) or Limits()
+    machines = collect.parse(Machines, MACHINES_FILE, required=False) or Machines()
     rule_file = collect.parse(RuleFile, "rules.yaml", required=False)
     reminders = collect.parse(ReminderSettings, "reminders.yaml",
                               required="reminders" in needs)
@@ -242,5 +245,6 @@ def _load(folder: Path, needs: set[str]) -> Config:
     if collect.problems:
         raise ConfigError(list(dict.fromkeys(collect.problems)))
     return Config(directory=folder, form=form, units=units, plan=plan, quality=quality,
-                  limits=limits, rules=rules, reminders=reminders, google=google, templates=dirs,
+                  limits=limits, machines=machines, rules=rules, reminders=reminders,
+                  google=google, templates=dirs,
                   wording=wording, catalogue=catalogue, privacy=privacy)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from google.auth.credentials import Credentials
@@ -42,9 +42,11 @@ from flows.config.google import (
     CREDENTIALS_ENV,
     ENDPOINT_ENV,
     SETTINGS_FILE,
+    Account,
     GoogleSettings,
     credentials_path,
     endpoint,
+    key_email,
     load_google_settings,
 )
 from flows.sources.google.transport import EndpointHTTPClient
@@ -72,9 +74,11 @@ _DRIVE_RATE_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 # --------------------------------------------------------------------------- credentials
 
 
-def load_credentials(settings: GoogleSettings, scopes: tuple[str, ...]) -> Credentials:
-    """Service-account key or OAuth user token file; a placeholder token for an endpoint alone."""
-    configured = credentials_path(settings)
+def load_credentials(settings: GoogleSettings, scopes: tuple[str, ...],
+                     account: Account | None = None) -> Credentials:
+    """Service-account key or OAuth user token file of `account` (default: the first); a
+    placeholder token for an endpoint alone."""
+    configured = credentials_path(settings, account)
     if configured is None:
         if endpoint():
             return UserCredentials(token=PLACEHOLDER_TOKEN)
@@ -94,16 +98,22 @@ def load_credentials(settings: GoogleSettings, scopes: tuple[str, ...]) -> Crede
         if kind == "service_account":
             return service_account.Credentials.from_service_account_info(info, scopes=scopes)
         if kind == "authorized_user":
-            return UserCredentials.from_authorized_user_info(info)
+            credentials = UserCredentials.from_authorized_user_info(info)
+            # a user token does not say whose it is; the file may (see key_email)
+            credentials.giamsat_email = key_email(info)
+            return credentials
     except (ValueError, KeyError):
         pass
     raise ConfigError([f"{SETTINGS_FILE}: credentials: tệp {path} không phải khoá service "
                        "account hay token OAuth của người dùng."])
 
 
-def account_email(settings: GoogleSettings, credentials: Credentials) -> str | None:
+def account_email(settings: GoogleSettings, credentials: Credentials,
+                  account: Account | None = None) -> str | None:
     """Who we are, for protected-range editors: configured, or read from the key."""
-    return settings.account_email or getattr(credentials, "service_account_email", None)
+    configured = account.account_email if account is not None else settings.account_email
+    return (configured or getattr(credentials, "service_account_email", None)
+            or getattr(credentials, "giamsat_email", None))
 
 
 # --------------------------------------------------------------------------- timing
@@ -150,6 +160,17 @@ class RateLimiter:
                 wait = self._hits[0] + self.window - now
                 self.waited += wait
                 self.timing.sleep(wait)
+
+
+class Limiter(Protocol):
+    """Blocks until one more call of a budget may be made."""
+
+    def acquire(self) -> None: ...
+
+
+# (budget, per_minute, account e-mail or "") → a limiter; the default is RateLimiter, the flows
+# pass Prefect's shared one when a Prefect server is configured.
+LimiterFactory = Callable[[str, int, str], Limiter]
 
 
 def backoff_delay(attempt: int, cap: float, rand: Callable[[], float]) -> float:
@@ -214,18 +235,25 @@ class GoogleApi:
     """Sheets v4 + Drive v3, rate-limited and retried; one gspread HTTP client per thread."""
 
     def __init__(self, credentials: Credentials, settings: GoogleSettings,
-                 timing: Timing | None = None, base_url: str | None = None) -> None:
+                 timing: Timing | None = None, base_url: str | None = None, *,
+                 email: str | None = None, limiters: LimiterFactory | None = None) -> None:
         self.credentials = credentials
         self.settings = settings
         self.timing = timing or TIMING
         self.base_url = base_url if base_url is not None else endpoint()
+        self.email = email if email is not None else account_email(settings, credentials)
         quota = settings.quota
         margin = quota.window_margin_seconds
-        self.limits = {
-            "read": RateLimiter(quota.reads_per_minute, self.timing, margin),
-            "write": RateLimiter(quota.writes_per_minute, self.timing, margin),
-            "drive": RateLimiter(quota.drive_per_minute, self.timing, margin),
-        }
+
+        def local(budget: str, per_minute: int, email: str) -> Limiter:
+            return RateLimiter(per_minute, self.timing, margin)
+
+        make = limiters or local
+        self.limits: dict[str, Limiter] = {
+            budget: make(budget, per_minute, self.email or "")
+            for budget, per_minute in (("read", quota.reads_per_minute),
+                                       ("write", quota.writes_per_minute),
+                                       ("drive", quota.drive_per_minute))}
         self.stats = ApiStats()
         self._local = threading.local()
 
@@ -365,9 +393,13 @@ class GoogleApi:
 
 
 def open_api(settings: GoogleSettings, scopes: tuple[str, ...] = PULL_SCOPES,
-             timing: Timing | None = None) -> GoogleApi:
-    """A ready client: credentials loaded, endpoint override applied."""
-    return GoogleApi(load_credentials(settings, scopes), settings, timing)
+             timing: Timing | None = None, account: Account | None = None,
+             limiters: LimiterFactory | None = None) -> GoogleApi:
+    """A ready client for `account` (default: the first): credentials loaded, endpoint
+    override applied."""
+    credentials = load_credentials(settings, scopes, account)
+    return GoogleApi(credentials, settings, timing,
+                     email=account_email(settings, credentials, account), limiters=limiters)
 
 
 def spreadsheet_url(spreadsheet_id: str) -> str:

@@ -17,14 +17,13 @@ import pandas as pd
 
 from flows.config import Config, Unit
 from flows.core.layout import build_layout
+from flows.sources.google.accounts import Accounts
 from flows.sources.google.client import (
     PROVISION_SCOPES,
     SPREADSHEET_MIME,
     GoogleApi,
     GoogleError,
     GoogleSettings,
-    account_email,
-    open_api,
     spreadsheet_url,
 )
 from flows.sources.google.registry import Registry, SheetEntry
@@ -81,16 +80,18 @@ class Provisioner:
     """One provisioning run against one folder."""
 
     def __init__(self, config: Config, settings: GoogleSettings, registry: Registry,
-                 api: GoogleApi) -> None:
+                 api: GoogleApi | Accounts) -> None:
         self.config = config
         self.settings = settings
         self.registry = registry
-        self.api = api
+        # the main account lists, creates and copies; each unit's sheet is shared with the
+        # account that reads it (several accounts: see flows.sources.google.accounts)
+        self.accounts = api if isinstance(api, Accounts) else Accounts([api])
+        self.api = self.accounts.main
         self.folder = settings.folder_id
         self.year = config.plan.deadline.year
         self.layout = build_layout(config)
-        me = account_email(settings, api.credentials)
-        self.editors = list(dict.fromkeys([*([me] if me else []),
+        self.editors = list(dict.fromkeys([*self.accounts.emails,
                                            *config.units.staff_emails]))
         self.report = ProvisionReport(registry.path)
         self.listed: dict[str, dict] = {}  # name → file, for the folder's spreadsheets
@@ -224,6 +225,13 @@ class Provisioner:
         if not entry.prepared:
             self.prepare(unit, entry)
         self.share(entry, [*unit.emails, *self.config.units.staff_emails])
+        reader = self.accounts.for_unit(unit.code)
+        if reader is not self.api and reader.email:  # it must write the flags back
+            self.share(entry, [reader.email], role="writer")
+
+    def _ours(self, unit: Unit) -> list[str]:
+        """Our accounts that may edit this unit's protected cells: the main one, its reader."""
+        return [e for e in (self.api.email, self.accounts.for_unit(unit.code).email) if e]
 
     def _prepared(self, spreadsheet_id: str, code: str) -> dict | None:
         meta = self.api.spreadsheet(spreadsheet_id, "sheets.protectedRanges.description")
@@ -238,24 +246,28 @@ class Provisioner:
         ours = [int(p["protectedRangeId"]) for s in meta.get("sheets", [])
                 for p in s.get("protectedRanges", [])
                 if str(p.get("description", "")).startswith(PROTECTION_PREFIX)]
-        requests = unit_requests(self.layout, build_layout(self.config, unit), self.editors,
+        editors = [e for e in self.editors
+                   if e not in self.accounts.emails or e in self._ours(unit)]
+        requests = unit_requests(self.layout, build_layout(self.config, unit), editors,
                                  ours, unit.code)
         self.api.batch_update(entry.id, requests,
                               recover=lambda: self._prepared(entry.id, unit.code))
         entry.prepared = True
         self.registry.save()
 
-    def share(self, entry: SheetEntry, emails: list[str]) -> None:
-        """Give each address the configured role, unless it already has it (or more)."""
+    def share(self, entry: SheetEntry, emails: list[str], role: str | None = None) -> None:
+        """Give each address the configured role (or `role`, without a notification: one of
+        our accounts), unless it already has it (or more)."""
         sharing = self.settings.sharing
+        role = role or sharing.role
+        notify = sharing.send_notification_email and role == sharing.role
         wanted = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
         have = {str(p.get("emailAddress", "")).lower(): _RANK.get(p.get("role", ""), 0)
                 for p in self.api.list_permissions(entry.id)}
         for email in wanted:
-            if have.get(email.lower(), 0) >= _RANK[sharing.role]:
+            if have.get(email.lower(), 0) >= _RANK[role]:
                 continue
-            self.api.share(entry.id, email, sharing.role, sharing.send_notification_email,
-                           sharing.email_message)
+            self.api.share(entry.id, email, role, notify, sharing.email_message)
             self.report.shares += 1
         shared = sorted(set(entry.shared) | set(wanted))
         if shared != entry.shared:
@@ -267,5 +279,5 @@ def provision_all(config: Config, settings: GoogleSettings, registry: Path | Non
                   api: GoogleApi | None = None) -> ProvisionReport:
     """Make sure the template, the dashboard and every active unit's sheet exist and are shared."""
     book = Registry.load(registry or settings.registry)
-    api = api or open_api(settings, PROVISION_SCOPES)
-    return Provisioner(config, settings, book, api).run()
+    accounts = Accounts([api]) if api is not None else Accounts.open(settings, PROVISION_SCOPES)
+    return Provisioner(config, settings, book, accounts).run()

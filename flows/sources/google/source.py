@@ -36,14 +36,14 @@ from flows.core import review as core
 from flows.core.findings import Finding, Reason
 from flows.core.inputs import RawSheet, RawWorkbook
 from flows.core.layout import INSTRUCTIONS_TAB, build_layout
+from flows.sources.google.accounts import Accounts
 from flows.sources.google.client import (
     PULL_SCOPES,
     GoogleApi,
     GoogleError,
+    LimiterFactory,
     Timing,
-    account_email,
     load_google_settings,
-    open_api,
 )
 from flows.sources.google.registry import Registry, SheetEntry
 from flows.sources.google.render import RESULTS_SHEET_ID, RESULTS_TITLE, quoted, sheet_id
@@ -100,7 +100,8 @@ class GoogleSource:
     label = "google"
 
     def __init__(self, config: Config, registry: str | Path | None = None, *,
-                 api: GoogleApi | None = None, timing: Timing | None = None) -> None:
+                 api: GoogleApi | None = None, timing: Timing | None = None,
+                 limiters: LimiterFactory | None = None) -> None:
         self.config = config
         self.settings = config.google or load_google_settings(config.directory)
         self.registry = Registry.load(Path(registry) if registry else self.settings.registry)
@@ -108,8 +109,9 @@ class GoogleSource:
         self.state = PullState.load(self.settings.state_dir)
         self.layout = build_layout(config)
         self.tz = config.plan.tz
-        self._api = api
+        self._accounts = Accounts([api]) if api is not None else None
         self._timing = timing
+        self._limiters = limiters  # Prefect's shared budgets, when the flow has a server
         self._api_lock = threading.Lock()
         self._listed: dict[str, str] | None = {}  # id → modifiedTime; None: listing failed
         self._used: dict[str, Snapshot] = {}  # unit → the snapshot consolidated this run
@@ -118,18 +120,28 @@ class GoogleSource:
         self._found: list[Finding] = []  # the source's own problems, as findings
         self._editors: dict[str, str] = {}  # id → who edited it last (Drive's name, else e-mail)
         self._editor_emails: dict[str, str] = {}
-        self._account: str | None = None  # our own service account's e-mail
+        self._ours: set[str] | None = None  # our own accounts' e-mails, lower case
         self._dashboard: tuple[str | None, str] | None = None  # (modifiedTime, editor e-mail)
         self._dashboard_seen: str | None = None  # the version whose decisions are taken
         self._review_pending: str | None = None  # a version read, its decisions being applied
         self._review_due = False  # decisions taken: rewrite the review tabs tonight
 
     @property
-    def api(self) -> GoogleApi:
+    def accounts(self) -> Accounts:
         with self._api_lock:
-            if self._api is None:
-                self._api = open_api(self.settings, PULL_SCOPES, self._timing)
-            return self._api
+            if self._accounts is None:
+                self._accounts = Accounts.open(self.settings, PULL_SCOPES, self._timing,
+                                               self._limiters)
+            return self._accounts
+
+    @property
+    def api(self) -> GoogleApi:
+        """The main account: the folder's listing, the dashboard."""
+        return self.accounts.main
+
+    def _api_for(self, code: str) -> GoogleApi:
+        """The account that reads and writes `code`'s sheet (each has its own quota)."""
+        return self.accounts.for_unit(code)
 
     # --- Source protocol ---
 
@@ -167,7 +179,7 @@ class GoogleSource:
         if snapshot is not None and snapshot.spreadsheet_id != ref:
             snapshot = None  # the registry now points at another sheet
         try:
-            modified, trashed = self._modified(ref)
+            modified, trashed = self._modified(ref, code)
             if trashed:
                 return self._unreachable(code, base, snapshot, Reason("trashed"))
             if snapshot is not None and self._unchanged(ref, modified, snapshot):
@@ -234,14 +246,14 @@ class GoogleSource:
     def _person_not_us(self, ref: str) -> str:
         """Who edited a sheet last, unless it was our own write-back ("" then: the unit)."""
         email = self._editor_emails.get(ref, "")
-        if email and email.lower() == (self._us() or "").lower():
+        if email and email.lower() in self._us():
             return ""
         return self.editor(ref)
 
-    def _us(self) -> str:
-        if self._account is None:  # the same answer whichever read thread asks first
-            self._account = account_email(self.settings, self.api.credentials) or ""
-        return self._account
+    def _us(self) -> set[str]:
+        if self._ours is None:  # the same answer whichever read thread asks first
+            self._ours = {email.lower() for email in self.accounts.emails}
+        return self._ours
 
     def editor(self, ref: str) -> str:
         """Who edited a spreadsheet last, as the listing (or its own Drive get) said: the name
@@ -336,14 +348,14 @@ class GoogleSource:
 
     # --- reading ---
 
-    def _modified(self, ref: str) -> tuple[str | None, bool]:
+    def _modified(self, ref: str, code: str) -> tuple[str | None, bool]:
         """The sheet's modifiedTime (and whether it is trashed): from the listing, else asked."""
         if self._listed is None:
             return None, False
         if ref in self._listed:
             return self._listed[ref], False
         # Not in the folder's listing: deleted, trashed, unshared, or kept elsewhere.
-        meta = self.api.get_file(ref, f"id,modifiedTime,trashed,{EDITOR_FIELDS}")
+        meta = self._api_for(code).get_file(ref, f"id,modifiedTime,trashed,{EDITOR_FIELDS}")
         modified = meta.get("modifiedTime")
         self._listed[ref] = modified or ""
         self._editors[ref] = _person(meta)
@@ -363,13 +375,14 @@ class GoogleSource:
         ids = previous.sheet_ids if previous else {s.title: sheet_id(s.tab) for s in tabs}
         if RESULTS_SHEET_ID not in ids.values():  # the same read brings the commune's answers
             titles, ids = [*titles, RESULTS_TITLE], {**ids, RESULTS_TITLE: RESULTS_SHEET_ID}
+        api = self._api_for(code)
         try:
-            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
+            grids = api.values_batch_get(ref, [quoted(t) for t in titles])
         except GoogleError as exc:
             if exc.status != 400:
                 raise
             titles, ids = self._titles(code, ref)
-            grids = self.api.values_batch_get(ref, [quoted(t) for t in titles])
+            grids = api.values_batch_get(ref, [quoted(t) for t in titles])
         snapshot = Snapshot(code, ref, datetime.now(UTC), modified, titles,
                             dict(zip(titles, grids, strict=False)), ids)
         self.store.save(snapshot)
@@ -377,7 +390,7 @@ class GoogleSource:
 
     def _titles(self, code: str, ref: str) -> tuple[list[str], dict[str, int]]:
         """Every tab's title (a commune renamed one): the core finds our tabs by their marker."""
-        meta = self.api.spreadsheet(ref, "sheets.properties(sheetId,title)")
+        meta = self._api_for(code).spreadsheet(ref, "sheets.properties(sheetId,title)")
         found = {int(s["properties"]["sheetId"]): s["properties"]["title"]
                  for s in meta.get("sheets", [])}
         skip = {sheet_id(INSTRUCTIONS_TAB)}
@@ -420,24 +433,25 @@ class GoogleSource:
         rather than miss that edit. A failure is returned, not raised (this runs in a pool).
         """
         listed = (self._listed or {}).get(ref)
+        api = self._api_for(code)
         try:
-            before = self.api.get_file(ref, "id,modifiedTime").get("modifiedTime")
+            before = api.get_file(ref, "id,modifiedTime").get("modifiedTime")
             if listed and before and before != listed:
                 # Edited since we read it: writing now could wipe an answer just typed in the
                 # results tab. The next run reads the edit and writes then.
                 return DEFERRED
             try:
-                self.api.batch_update(ref, flag_requests(flags, previous))
+                api.batch_update(ref, flag_requests(flags, previous))
             except GoogleError as exc:
                 if exc.status != 400:
                     raise
                 # A tab is gone (the results tab, or a data tab re-created): use the real ids.
-                meta = self.api.spreadsheet(ref, "sheets.properties.sheetId")
+                meta = api.spreadsheet(ref, "sheets.properties.sheetId")
                 existing = {int(s["properties"]["sheetId"]) for s in meta.get("sheets", [])}
-                self.api.batch_update(ref, flag_requests(flags, previous, existing))
+                api.batch_update(ref, flag_requests(flags, previous, existing))
                 self._note(Finding("results-tab-restored", unit_code=code,
                                    unit_name=self._name(code), key="results-tab"))
-            after = self.api.get_file(ref, "id,modifiedTime").get("modifiedTime")
+            after = api.get_file(ref, "id,modifiedTime").get("modifiedTime")
         except GoogleError as exc:
             return exc
         return after if listed and before == listed and after else None
@@ -527,7 +541,7 @@ class GoogleSource:
 
     def _summary(self, counts: dict[str, int], dashboard: str) -> list[str]:
         outcomes = list(self.outcomes.values())
-        calls = self.api.stats.calls
+        calls = self.accounts.calls()
         lines = [
             f"Google: đọc {outcomes.count('read')} bảng tính, dùng lại số liệu đã lưu của "
             f"{outcomes.count('snapshot')}, không truy cập được {outcomes.count('unreachable')}.",
