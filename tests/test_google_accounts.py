@@ -83,3 +83,18 @@ def test_the_same_account_twice_and_both_ways_of_naming_accounts_are_refused(con
                      "chỉ ghi một lần."]
     found = problems(config_dir, "credentials: a.json\naccounts:\n  - credentials: a2.json\n")
     assert len(found) == 1 and "không ghi cả hai" in found[0]
+
+
+def test_the_nation_benchmark_reads_every_sheet_within_each_account_quota(monkeypatch):
+    from flows.sources.google.client import ENDPOINT_ENV
+    from flows.testing.bench.scale_google import google_figures
+
+    monkeypatch.setenv(ENDPOINT_ENV, "")  # the benchmark points it at its own emulator
+    head, first, changed = google_figures(130, 2)
+    assert head.startswith("Google: 130 sheets over 2 account(s)")
+    assert first.startswith("  first night: 130 reads (130 sheets, 1 listing pages)")
+    assert changed.startswith("  10% changed: 13 reads (13 sheets")
+    for line in (first, changed):
+        assert line.endswith("429s 0, sheets lost 0 of 130")
+    busiest = int(first.split("busiest account minute ")[1].split()[0])
+    assert busiest <= 60
