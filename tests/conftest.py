@@ -464,3 +464,7 @@ def cli():
         return result
 
     return run
+
+
+# the test run's throwaway PostgreSQL server: the `postgres` fixture (tests/postgres.py)
+pytest_plugins = [*pytest_plugins, "postgres"]

@@ -14,7 +14,11 @@ SQLAlchemy Core code runs on both.
 
 A run is written in one transaction that first takes the database's write lock (SQLite:
 ``BEGIN IMMEDIATE`` in WAL mode with a busy timeout; PostgreSQL: a transaction-level advisory
-lock), so two processes recording at once serialise instead of duplicating rows.
+lock, waited for as long, in READ COMMITTED whatever the server's default, so the writer sees
+what the previous one committed), so two processes recording at once serialise instead of
+duplicating rows. A reader sees one snapshot on both (SQLite: a WAL read transaction;
+PostgreSQL: REPEATABLE READ, read only). Both backends are tested against the real thing
+(tests/test_history.py runs on SQLite and on a throwaway PostgreSQL server).
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Table,
     Text,
     UniqueConstraint,
@@ -69,6 +72,10 @@ HISTORY_URL_ENV = "GIAMSAT_HISTORY_URL"
 FILE_NAME = "history.sqlite"
 BUSY_TIMEOUT_S = 30.0
 PG_LOCK_KEY = 0x6769616D  # "giam": one advisory lock for every writer of the history
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported, not waited for all night
+# a PostgreSQL URL without a driver, or with an asynchronous one (Prefect's
+# postgresql+asyncpg://, copied from its settings), is opened with psycopg, the `postgres` extra
+_PG_SYNC_DRIVERS = ("psycopg", "psycopg2", "pg8000")
 DEFAULT_OFFICE = "Phòng LĐTBXH"
 CHANGE_COLUMNS = ["unit_code", "key", "old", "new", "read_at", "modified", "run_id", "initial"]
 
@@ -96,12 +103,14 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# SQLite needs INTEGER (not BIGINT) for an auto-incrementing rowid primary key.
+# SQLite needs INTEGER (not BIGINT) for an auto-incrementing rowid primary key. Text, not
+# VARCHAR(n): PostgreSQL refuses a longer value where SQLite stores it, so a long run id
+# or key would stop the history on one backend only.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData()
 runs_table = Table(
     "history_runs", metadata,
-    Column("run_id", String(200), primary_key=True),
+    Column("run_id", Text, primary_key=True),
     Column("read_at", UTCDateTime, nullable=False),
     Column("rows_written", Integer, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
@@ -109,9 +118,9 @@ runs_table = Table(
 values_table = Table(
     "history_values", metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), nullable=False),
-    Column("unit_code", String(64), nullable=False),
-    Column("key", String(300), nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("key", Text, nullable=False),
     Column("value", Text, nullable=True),  # NULL: the value disappeared
     Column("read_at", UTCDateTime, nullable=False),
     Column("modified", UTCDateTime, nullable=True),  # the workbook's modifiedTime at that read
@@ -121,8 +130,8 @@ values_table = Table(
 status_table = Table(
     "history_status", metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), nullable=False),
-    Column("unit_code", String(64), nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
     Column("read_at", UTCDateTime, nullable=False),
     Column("modified", UTCDateTime, nullable=True),
     Column("submission_status", Text, nullable=False),
@@ -223,9 +232,17 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    if backend == "postgresql":
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername.partition("+")[2] not in _PG_SYNC_DRIVERS:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        connect_args = {} if "connect_timeout" in parsed.query else {
+            "connect_timeout": PG_CONNECT_TIMEOUT_S}
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            # READ COMMITTED even where the server defaults to REPEATABLE READ or SERIALIZABLE:
+            # a writer must see the rows the writer before it committed while it waited for
+            # the lock, not a snapshot taken before (see `History._write`)
+            return create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED",
+                                 connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise ConfigError([
                 f"{HISTORY_URL_ENV}: chưa cài trình kết nối PostgreSQL ({exc.name}); "
@@ -248,9 +265,25 @@ class HistoryUnusable(Exception):
         self.detail = detail
 
 
+# PostgreSQL's SQLSTATE classes: a server, unlike a file, is never "damaged" by being out of
+# reach, refusing the role or the database, or shutting down
+_PG_LOCKED = ("55P03", "40P01")  # lock_not_available (lock_timeout), deadlock_detected
+_PG_READ_ONLY = ("25006", "42501")  # read-only transaction (a standby), insufficient privilege
+_PG_CANNOT_OPEN = ("08", "28", "3D", "53", "57")  # connection, auth, no such database,
+# insufficient resources (disk full, too many connections), operator intervention
+
+
 def as_unusable(exc: DBAPIError) -> HistoryUnusable:
     """What a database error means for the history, in one of `HistoryUnusable`'s reasons."""
-    text = str(getattr(exc, "orig", exc)).lower()
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).lower()
+    if type(orig).__module__.partition(".")[0] in ("psycopg", "psycopg2", "pg8000"):
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        reason = ("locked" if state in _PG_LOCKED else
+                  "read-only" if state in _PG_READ_ONLY else
+                  "cannot-open" if not state or state.startswith(_PG_CANNOT_OPEN) else
+                  "damaged")  # the server ran our SQL and refused it: a schema not ours
+        return HistoryUnusable(reason, text[:200])
     for words, reason in (("not a database", "damaged"), ("malformed", "damaged"),
                           ("locked", "locked"), ("busy", "locked"), ("readonly", "read-only"),
                           ("read-only", "read-only"), ("unable to open", "cannot-open")):
@@ -342,13 +375,21 @@ class History:
     def _write(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
+                # waited for as long as SQLite's busy timeout, then "locked" (55P03)
+                conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"),
+                             {"wait": f"{int(BUSY_TIMEOUT_S * 1000)}ms"})
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         self._ensure_schema()
-        with self.engine.connect().execution_options(history_read=True) as conn:
+        options: dict[str, Any] = {"history_read": True}
+        if self.engine.dialect.name == "postgresql":
+            # one snapshot for every query of the read, as SQLite's read transaction gives:
+            # a run committed between two of them is seen by neither or both
+            options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with self.engine.connect().execution_options(**options) as conn:
             yield conn
 
     # ---------------------------------------------------------------- writing
@@ -485,17 +526,19 @@ class History:
                             dtype=object)
 
     def known_units(self) -> list[str]:
-        """Every unit code the history has read at least once."""
-        query = select(status_table.c.unit_code).distinct().order_by(status_table.c.unit_code)
+        """Every unit code the history has read at least once, in code point order."""
+        query = select(status_table.c.unit_code).distinct()
         with self._read() as conn:
-            return [str(row[0]) for row in conn.execute(query)]
+            # sorted here: PostgreSQL's ORDER BY follows the database's collation (vi-VN puts
+            # "|" before digits), SQLite's the code points
+            return sorted(str(row[0]) for row in conn.execute(query))
 
     def known_keys(self, unit: str) -> list[str]:
-        """Every value key stored for one unit, in key order."""
+        """Every value key stored for one unit, in code point order (see `known_units`)."""
         v = values_table.c
-        query = select(v.key).distinct().where(v.unit_code == unit).order_by(v.key)
+        query = select(v.key).distinct().where(v.unit_code == unit)
         with self._read() as conn:
-            return [str(row[0]) for row in conn.execute(query)]
+            return sorted(str(row[0]) for row in conn.execute(query))
 
     def completion_evidence(self, since: datetime | None = None,
                             until: datetime | None = None) -> dict[str, CompletionEvidence]:
