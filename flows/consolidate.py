@@ -55,7 +55,7 @@ from flows.outputs.rundirs import (
     run_lock,
 )
 from flows.outputs.tables import write_csv, write_json
-from flows.shared_limits import google_limiters, one_run_at_a_time
+from flows.shared_limits import google_limiters, one_run_at_a_time, run_limit_name
 from flows.sources.base import Source
 from flows.sources.folder import FolderSource
 from flows.store.history import History, HistoryUnusable, as_unusable, set_aside
@@ -447,10 +447,10 @@ def run_consolidation(
     with ExitStack() as held:
         if steps.shared:  # one run at a time across machines, then on this output folder
             try:
-                held.enter_context(one_run_at_a_time(config))
+                held.enter_context(one_run_at_a_time(config, root))
             except TimeoutError:
                 words = config.catalogue.render("run-slot-timeout", {
-                    "slot": config.machines.run_limit,
+                    "slot": run_limit_name(config, root),
                     "seconds": int(config.machines.run_wait_seconds)})
                 message = f"{words.message} {words.instruction}"
                 logger.error("%s", message)

@@ -7,22 +7,25 @@
   decaying at ``(quota - burst) / window`` per second lets at most ``quota`` calls through in
   any window. `rate_limit` takes no lease, so Prefect's lease-renewal troubles (#19068,
   #20251) do not touch it. Without a Prefect server each process keeps its own limiter.
-* **One run at a time.** A consolidation holds the one slot of the `run_limit` of
-  machines.yaml for its whole length (as well as the output folder's file lock): two runs
-  started on two machines take turns. The slot is a lease the run renews while it lives; a run
-  whose machine died gives it back when the lease runs out (`run_lease_seconds`).
+* **One run at a time.** A consolidation holds the one slot of its output folder's run limit
+  (`run_limit` of machines.yaml + a hash of the folder's path) for its whole length, as well
+  as the folder's file lock: two runs started on two machines take turns. The slot is a lease
+  the run renews while it lives; a run whose machine died gives it back when the lease runs
+  out (`run_lease_seconds`).
 
 Limits are created on first use, and updated when the configured quota changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.config import Config
@@ -49,9 +52,10 @@ def limit_name(prefix: str, budget: str, email: str) -> str:
     return f"{prefix}-{budget}-{account}"
 
 
-def bucket(per_minute: int, burst: int, window_s: float) -> tuple[int, float]:
-    """(slots, decay per second) such that ``slots + window_s * decay == per_minute``."""
-    slots = max(1, min(burst, per_minute // 2))
+def bucket(per_minute: int, burst: int | None, window_s: float) -> tuple[int, float]:
+    """(slots, decay per second) such that ``slots + window_s * decay == per_minute``; `burst`
+    None: half the quota at once."""
+    slots = max(1, min(burst or per_minute // 2, per_minute // 2))
     return slots, (per_minute - slots) / window_s
 
 
@@ -112,21 +116,29 @@ def google_limiters(settings: GoogleSettings) -> LimiterFactory | None:
     return make
 
 
+def run_limit_name(config: Config, out: Path) -> str:
+    """``giamsat-tong-hop-1a2b3c4d``: the run limit of one output folder (its absolute path,
+    the same on every machine), so that two offices on one server never wait for each other."""
+    digest = hashlib.sha256(str(Path(out).resolve()).encode()).hexdigest()[:8]
+    return f"{config.machines.run_limit}-{digest}"
+
+
 @contextmanager
-def one_run_at_a_time(config: Config) -> Iterator[None]:
-    """Hold the run limit's only slot for the block, when a Prefect server is configured."""
+def one_run_at_a_time(config: Config, out: Path) -> Iterator[None]:
+    """Hold the only slot of the output folder's run limit for the block, when a Prefect
+    server is configured."""
     if not server_configured():
         yield
         return
     from prefect.concurrency.sync import concurrency
 
     machines = config.machines
-    ensure_limit(machines.run_limit, 1)
-    log.info("Waiting for the run slot %s", machines.run_limit)
+    name = run_limit_name(config, out)
+    ensure_limit(name, 1)
+    log.info("Waiting for the run slot %s", name)
     # a lease renewal that fails once (a busy server) must not kill a night's run (#19068,
     # #20251): the run goes on, and the output folder's file lock still keeps it apart
-    with concurrency(machines.run_limit, occupy=1, strict=True,
-                     timeout_seconds=machines.run_wait_seconds,
+    with concurrency(name, occupy=1, strict=True, timeout_seconds=machines.run_wait_seconds,
                      lease_duration=machines.run_lease_seconds,
                      raise_on_lease_renewal_failure=False):
         yield

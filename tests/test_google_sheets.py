@@ -79,8 +79,11 @@ def write_config(root: Path, folder_id: str) -> Path:
     folder = root / "config"
     if not folder.exists():
         shutil.copytree(TEST_CONFIG_DIR, folder)
+    # The tests' fake clocks pace the client's own limiter; the budget shared through the
+    # Prefect server (real time) is tested in test_workers.py.
     (folder / "google.yaml").write_text(
-        f'folder_id: "{folder_id}"\nstate_dir: ../state\n', encoding="utf-8")
+        f'folder_id: "{folder_id}"\nstate_dir: ../state\nshared_limits: {{enabled: false}}\n',
+        encoding="utf-8")
     return folder
 
 

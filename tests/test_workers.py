@@ -7,6 +7,7 @@ them; each flow run is a process of its own, started by the worker that took it.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import shutil
@@ -90,7 +91,9 @@ def slots_taken(api, name: str) -> int:
 
 def test_two_workers_take_the_runs_of_a_work_pool_in_turn_and_a_killed_one_gives_its_turn_back(
         prefect_server, tmp_path, config):
+    from flows.config import load_config
     from flows.demo import build_workspace
+    from flows.shared_limits import run_limit_name
 
     build_workspace(config, tmp_path / "ws")
     config_dir, machines = own_config(tmp_path, run_lease_seconds=60)
@@ -127,7 +130,8 @@ def test_two_workers_take_the_runs_of_a_work_pool_in_turn_and_a_killed_one_gives
             # the run waiting for it ends with every output written.
             stop(workers[1])  # one machine, so the next run is the first one's
             first = start_run(api, manual["id"])
-            wait_for(lambda: slots_taken(api, machines["run_limit"]) == 1, 120, "the slot")
+            slot = run_limit_name(load_config(config_dir), out)
+            wait_for(lambda: slots_taken(api, slot) == 1, 120, "the slot")
             stop(workers[0], signal.SIGKILL)  # the machine: its worker and the run it started
             kill_run(first)
             workers[1] = start_worker(prefect_server, pool, "may-2", logs[1])
@@ -164,7 +168,10 @@ def test_two_processes_drawing_on_one_account_budget_never_exceed_it_together(pr
             with lock:
                 times.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
+    # each thread with the test's Prefect settings (a process of its own would read them from
+    # its environment)
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(worker,))
+               for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -176,3 +183,19 @@ def test_two_processes_drawing_on_one_account_budget_never_exceed_it_together(pr
             window = times[j] - start
             assert j - i + 1 <= slots + window * decay + 1, (i, j, window)
     assert times[-1] - times[0] >= (16 - slots - 1) / decay * 0.8  # it did make them wait
+
+
+def test_a_flow_run_on_a_server_draws_each_account_budget_from_the_server(prefect_api):
+    from flows.config.google import GoogleSettings
+    from flows.shared_limits import SharedRateLimiter, google_limiters
+
+    settings = GoogleSettings(folder_id="F")
+    make = google_limiters(settings)
+    assert make is not None  # a Prefect server is configured
+    read = make("read", 60, "Doc-2@giamsat.iam.example.com")
+    assert isinstance(read, SharedRateLimiter)
+    # half the quota at once, the rest over the minute (+ the 1 s margin): never 61 in 61 s
+    assert (read.name, read.slots, read.decay) == (
+        "giamsat-google-read-doc-2-giamsat-iam-example-com", 30, 30 / 61)
+    off = GoogleSettings(folder_id="F", shared_limits={"enabled": False})
+    assert google_limiters(off) is None

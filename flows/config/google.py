@@ -51,6 +51,10 @@ class Quota(ConfigModel):
     reads_per_minute: int = Field(default=60, ge=1)
     writes_per_minute: int = Field(default=60, ge=1)
     drive_per_minute: int = Field(default=600, ge=1)
+    # Google's per-project quotas (300 Sheets reads, 300 writes a minute), shared by every
+    # account of the project: with several accounts of one project, the ceiling of all of them
+    project_reads_per_minute: int = Field(default=300, ge=1)
+    project_writes_per_minute: int = Field(default=300, ge=1)
     # Our clock and Google's count the same request a few milliseconds apart.
     window_margin_seconds: float = Field(default=1.0, ge=0)
 
@@ -82,9 +86,10 @@ class SharedLimits(ConfigModel):
 
     enabled: bool = True
     prefix: str = Field(default="giamsat-google", pattern=r"^[a-z0-9][a-z0-9-]*$")
-    # Slots that may be taken at once (the bucket); the rest of the minute's quota decays in
-    # at an even pace, so that burst + 60 s of decay never exceeds the per-minute quota.
-    burst: int = Field(default=5, ge=1)
+    # Calls that may be made at once (the bucket; default: half the per-minute quota, so a
+    # town's few sheets are read at once); the rest of the minute's quota decays in at an even
+    # pace, so that burst + a window of decay never exceeds the per-minute quota.
+    burst: int | None = Field(default=None, ge=1)
 
 
 class GoogleSettings(ConfigModel):

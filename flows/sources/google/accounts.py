@@ -21,6 +21,7 @@ from flows.sources.google.client import (
     LimiterFactory,
     Timing,
     open_api,
+    project_limiters,
 )
 
 
@@ -47,7 +48,9 @@ class Accounts:
     @classmethod
     def open(cls, settings: GoogleSettings, scopes: tuple[str, ...],
              timing: Timing | None = None, limiters: LimiterFactory | None = None) -> Accounts:
-        return cls([open_api(settings, scopes, timing, account, limiters)
+        # one project budget for all: the accounts belong to one Google Cloud project
+        project = project_limiters(settings, timing, limiters)
+        return cls([open_api(settings, scopes, timing, account, limiters, project)
                     for account in settings.account_list()])
 
     @property

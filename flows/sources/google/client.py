@@ -173,6 +173,21 @@ class Limiter(Protocol):
 LimiterFactory = Callable[[str, int, str], Limiter]
 
 
+def project_limiters(settings: GoogleSettings, timing: Timing | None = None,
+                     limiters: LimiterFactory | None = None) -> dict[str, Limiter]:
+    """The Google Cloud project's Sheets budgets, to share between all its accounts' clients."""
+    timing = timing or TIMING
+    quota = settings.quota
+    margin = quota.window_margin_seconds
+
+    def local(budget: str, per_minute: int, email: str) -> Limiter:
+        return RateLimiter(per_minute, timing, margin)
+
+    make = limiters or local
+    return {"read": make("read", quota.project_reads_per_minute, "project"),
+            "write": make("write", quota.project_writes_per_minute, "project")}
+
+
 def backoff_delay(attempt: int, cap: float, rand: Callable[[], float]) -> float:
     """Google's truncated exponential backoff: ``min(2**n + random(0..1), cap)`` seconds."""
     return min(2.0 ** attempt + rand(), cap)
@@ -236,7 +251,8 @@ class GoogleApi:
 
     def __init__(self, credentials: Credentials, settings: GoogleSettings,
                  timing: Timing | None = None, base_url: str | None = None, *,
-                 email: str | None = None, limiters: LimiterFactory | None = None) -> None:
+                 email: str | None = None, limiters: LimiterFactory | None = None,
+                 project: dict[str, Limiter] | None = None) -> None:
         self.credentials = credentials
         self.settings = settings
         self.timing = timing or TIMING
@@ -254,6 +270,9 @@ class GoogleApi:
             for budget, per_minute in (("read", quota.reads_per_minute),
                                        ("write", quota.writes_per_minute),
                                        ("drive", quota.drive_per_minute))}
+        # the project's budgets, shared with the other accounts (see `project_limiters`)
+        self.project = project if project is not None else project_limiters(settings,
+                                                                            self.timing, limiters)
         self.stats = ApiStats()
         self._local = threading.local()
 
@@ -281,6 +300,8 @@ class GoogleApi:
         failures = 0  # tries that failed for another reason than the quota
         while True:
             self.limits[budget].acquire()
+            if budget in self.project:
+                self.project[budget].acquire()
             self.stats.add(budget)
             try:
                 response = self._http().request(method, url, params=params, json=body)
@@ -394,12 +415,14 @@ class GoogleApi:
 
 def open_api(settings: GoogleSettings, scopes: tuple[str, ...] = PULL_SCOPES,
              timing: Timing | None = None, account: Account | None = None,
-             limiters: LimiterFactory | None = None) -> GoogleApi:
+             limiters: LimiterFactory | None = None,
+             project: dict[str, Limiter] | None = None) -> GoogleApi:
     """A ready client for `account` (default: the first): credentials loaded, endpoint
-    override applied."""
+    override applied; `project`: the project budgets shared with the other accounts."""
     credentials = load_credentials(settings, scopes, account)
     return GoogleApi(credentials, settings, timing,
-                     email=account_email(settings, credentials, account), limiters=limiters)
+                     email=account_email(settings, credentials, account), limiters=limiters,
+                     project=project)
 
 
 def spreadsheet_url(spreadsheet_id: str) -> str:
