@@ -90,10 +90,13 @@ def pytest_unconfigure(config):
 
 def pytest_collection_modifyitems(config, items):
     """A real Prefect run costs seconds: every `prefect` test is also `slow`, so the inner loop
-    `pytest -m "not slow"` runs only the fast ones (CI runs everything)."""
+    `pytest -m "not slow"` runs only the fast ones (CI runs everything). The `longest` tests
+    (30 s or more) go first: started last, one of them would be the whole run's tail on a
+    2-core machine."""
     for item in items:
         if item.get_closest_marker("prefect") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # stable
 
 
 # --------------------------------------------------------------------------- configs

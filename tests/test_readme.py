@@ -46,6 +46,7 @@ json.dump(tabs, sys.stdout, ensure_ascii=False)
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_the_emulator_section_runs_start_to_finish(tmp_path, prefect_server):
     commands = block("emulator-walkthrough").replace("8765", str(loopback_port()))
     assert commands.rstrip().endswith("kill %1")

@@ -108,6 +108,7 @@ EXPECTED_REMINDERS = {  # reminder days (−7, −3, −1, +1 around 31/03): who
 }
 
 
+@pytest.mark.longest
 def test_three_weeks_of_nights(tmp_path, smtp_inbox, monkeypatch, prefect_api):
     from flows.consolidate import consolidate_flow, run_consolidation
 

@@ -38,6 +38,7 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.longest
 def test_serve_registers_nightly_and_manual_and_runs_a_manual_run(prefect_server, tmp_path,
                                                                   config):
     from flows.demo import build_workspace

@@ -89,6 +89,7 @@ def slots_taken(api, name: str) -> int:
     return reply.json().get("active_slots", 0) if reply.status_code == 200 else 0
 
 
+@pytest.mark.longest  # the server keeps a killed run's slot for its 60 s lease
 def test_two_workers_take_the_runs_of_a_work_pool_in_turn_and_a_killed_one_gives_its_turn_back(
         prefect_server, tmp_path, config):
     from flows.config import load_config
