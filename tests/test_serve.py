@@ -246,3 +246,17 @@ def test_two_runs_started_together_take_turns(config, tmp_path, make_workbook, p
         log = history.changes("P01")
     # the second run saw the same values: nothing doubled in the history
     assert not log.duplicated(["unit_code", "key", "new"]).any()
+
+
+def test_deploy_without_a_server_says_every_machine_needs_the_same_one(tmp_path):
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"))
+    env["PREFECT_API_URL"] = url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens
+    (tmp_path / "nguon").mkdir()
+    result = subprocess.run([*GIAMSAT, "deploy", "--source", str(tmp_path / "nguon"), "--out",
+                             str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"Chưa có máy chủ Prefect trả lời tại {url}" in said
+    assert "prefect server start" in said
+    assert "PREFECT_API_URL=http://<máy-đó>:4200/api trên mọi máy" in said, said

@@ -233,23 +233,34 @@ def demo(
         raise typer.Exit(exit_code(summary))
 
 
-@app.command()
-def serve(
-    source: Annotated[str, typer.Option(
-        "--source", help="Thư mục các tệp .xlsx của xã, hoặc google.")],
-    out: Annotated[Path, typer.Option("--out", help="Thư mục gốc ghi kết quả các lần chạy.")],
-    config_dir: ConfigOption = None,
-    registry: Annotated[Path | None, typer.Option(
-        "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")] = None,
-    reminders: RemindOption = Reminders.dry_run,
-) -> None:
-    """Đăng ký và phục vụ lịch chạy hằng đêm và chạy thủ công trên máy chủ Prefect."""
+# the options of the deployments' default parameters (`serve`, `deploy`)
+SourceOption = Annotated[str, typer.Option(
+    "--source", help="Thư mục các tệp .xlsx của xã, hoặc google.")]
+RunsOutOption = Annotated[Path, typer.Option(
+    "--out", help="Thư mục gốc ghi kết quả các lần chạy.")]
+RegistryOption = Annotated[Path | None, typer.Option(
+    "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")]
+
+
+def _for_deployments(config_dir: Path | None, source: str, reminders: Reminders,
+                     verbose: bool):
+    """The config, checked with the source, and Prefect pointed at the server that answers."""
     config = load(config_dir, needs(source, reminders))
     if source != "google" and not Path(source).is_dir():
         raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
-    prefect_env.configure(verbose=True)
+    prefect_env.configure(verbose=verbose)
     if not os.environ.get("PREFECT_API_URL"):  # the local server, when it answers
         prefect_env.choose_server()
+    return config
+
+
+@app.command()
+def serve(
+    source: SourceOption, out: RunsOutOption, config_dir: ConfigOption = None,
+    registry: RegistryOption = None, reminders: RemindOption = Reminders.dry_run,
+) -> None:
+    """Đăng ký và phục vụ lịch chạy hằng đêm và chạy thủ công trên máy chủ Prefect."""
+    config = _for_deployments(config_dir, source, reminders, verbose=True)
     from flows.serve import NoServer, serve_all
 
     try:
@@ -267,22 +278,12 @@ def serve(
 
 @app.command()
 def deploy(
-    source: Annotated[str, typer.Option(
-        "--source", help="Thư mục các tệp .xlsx của xã, hoặc google.")],
-    out: Annotated[Path, typer.Option("--out", help="Thư mục gốc ghi kết quả các lần chạy.")],
-    config_dir: ConfigOption = None,
-    registry: Annotated[Path | None, typer.Option(
-        "--registry", help="Sổ đăng ký bảng tính Google (với --source google).")] = None,
-    reminders: RemindOption = Reminders.dry_run,
+    source: SourceOption, out: RunsOutOption, config_dir: ConfigOption = None,
+    registry: RegistryOption = None, reminders: RemindOption = Reminders.dry_run,
 ) -> None:
     """Đăng ký lịch chạy hằng đêm, chạy thủ công (và provision) vào nhóm máy (work pool) trên
     máy chủ Prefect, để máy nào chạy `prefect worker start --pool …` cũng nhận việc."""
-    config = load(config_dir, needs(source, reminders))
-    if source != "google" and not Path(source).is_dir():
-        raise fail(f"[red]Không tìm thấy thư mục nguồn “{source}”.[/]")
-    prefect_env.configure(verbose=False)
-    if not os.environ.get("PREFECT_API_URL"):  # the local server, when it answers
-        prefect_env.choose_server()
+    config = _for_deployments(config_dir, source, reminders, verbose=False)
     from flows.deploy import deploy_all
     from flows.serve import NoServer
 

@@ -53,17 +53,21 @@ def _google_world(n: int, folder: Path) -> tuple[Any, Config, Any, str]:
         name = f"{unit.code} - {unit.full_name}"
         copy = api.copy_file(registry.template.id, name, settings.folder_id)
         registry.units[unit.code] = SheetEntry(copy["id"], "", name, prepared=True)
-        answers = synthetic_answers(config.form, unit, rng, reporting_end=date(2023, 3, 31),
-                                    completed=date(2023, 3, 20))
-        for sheet in layout.sheets:
-            cells = {(c.row, c.col): _typed(answers[c.key]) for c in sheet.inputs
-                     if c.key in answers}
-            if cells:
-                grid = [[cells.get((r, c)) for c in range(1, max(k[1] for k in cells) + 1)]
-                        for r in range(1, max(k[0] for k in cells) + 1)]
-                emulator.set_values(copy["id"], f"'{sheet.title}'!A1", grid, "USER_ENTERED")
+        fill(emulator, copy["id"], layout, synthetic_answers(
+            config.form, unit, rng, reporting_end=date(2023, 3, 31), completed=date(2023, 3, 20)))
     registry.save()
     return emulator, config, settings, folder_id
+
+
+def fill(emulator: Any, spreadsheet_id: str, layout: Any, answers: dict) -> None:
+    """Type `answers` into a sheet's input cells, straight into the emulator (no requests)."""
+    for sheet in layout.sheets:
+        cells = {(c.row, c.col): _typed(answers[c.key]) for c in sheet.inputs
+                 if c.key in answers}
+        if cells:
+            grid = [[cells.get((r, c)) for c in range(1, max(k[1] for k in cells) + 1)]
+                    for r in range(1, max(k[0] for k in cells) + 1)]
+            emulator.set_values(spreadsheet_id, f"'{sheet.title}'!A1", grid, "USER_ENTERED")
 
 
 def _typed(value: object) -> str:

@@ -26,7 +26,7 @@ import yaml
 from flows.config import load_config
 from flows.core.layout import build_layout
 from flows.demo.synthetic import synthetic_answers
-from flows.testing.bench.google import _google_night, _typed
+from flows.testing.bench.google import _google_night, fill
 from flows.testing.bench.units import synthetic_registry
 from flows.testing.clocks import FakeClock
 
@@ -75,17 +75,11 @@ def _world(units: int, accounts: int, folder: Path):
                      [_email(n) for n in range(1, accounts + 1)])
     # one filled sheet, copied for every unit: the reads cost the same whatever the answers
     filled = api.copy_file(registry.template.id, "filled", settings.folder_id)["id"]
-    answers = synthetic_answers(config.form, config.units.units[0], rng,
-                                reporting_end=date(2023, 3, 31), completed=date(2023, 3, 20))
-    for sheet in layout.sheets:
-        cells = {(c.row, c.col): _typed(answers[c.key]) for c in sheet.inputs
-                 if c.key in answers}
-        if cells:
-            grid = [[cells.get((r, c)) for c in range(1, max(k[1] for k in cells) + 1)]
-                    for r in range(1, max(k[0] for k in cells) + 1)]
-            emulator.set_values(filled, f"'{sheet.title}'!A1", grid, "USER_ENTERED")
+    fill(emulator, filled, layout, synthetic_answers(
+        config.form, config.units.units[0], rng, reporting_end=date(2023, 3, 31),
+        completed=date(2023, 3, 20)))
     # The copies share the filled content (a deep copy each costs ~60 ms): only reads touch
-    # them, and a sheet edited in the second night gets a content of its own first (`_edit`).
+    # them, and a sheet edited in the second night gets a content of its own first.
     with emulator.store.lock:
         source = emulator.store.files[filled]
         for unit in config.units.units:
