@@ -55,9 +55,11 @@ def stop(process: subprocess.Popen, how: int = signal.SIGTERM) -> None:
         process.wait(timeout=60)
 
 
-def start_run(api, deployment_id: str) -> str:
+def start_run(api, deployment_id: str, **parameters) -> str:
+    parameters = {"as_of": "2023-03-31", "pdf": False,
+                  **{k: str(v) for k, v in parameters.items()}}
     created = api.post(f"/deployments/{deployment_id}/create_flow_run",
-                       json={"parameters": {"as_of": "2023-03-31", "pdf": False}})
+                       json={"parameters": parameters})
     created.raise_for_status()
     return created.json()["id"]
 
@@ -111,11 +113,22 @@ def test_two_workers_take_the_runs_of_a_work_pool_in_turn_and_a_killed_one_gives
     assert f"prefect worker start --pool {pool}" in said
 
     logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in (1, 2)]
-    workers = [start_worker(prefect_server, pool, f"may-{n}", logs[n - 1]) for n in (1, 2)]
+    workers = [start_worker(prefect_server, pool, "may-1", logs[0])]
     try:
         with _api(prefect_server) as api:
             manual = api.get("/deployments/name/consolidate/manual").json()
             assert manual["work_pool_name"] == pool
+            # A machine dies mid-run. (The run writes to a second output folder, whose own run
+            # limit is then held by the dead run: the wait for its lease overlaps what follows.)
+            other = tmp_path / "ket-qua-2"
+            first = start_run(api, manual["id"], out=other)
+            slot = run_limit_name(load_config(config_dir), other)
+            wait_for(lambda: slots_taken(api, slot) == 1, 120, "the slot")
+            stop(workers[0], signal.SIGKILL)  # the machine: its worker and the run it started
+            kill_run(first)
+            workers = [start_worker(prefect_server, pool, f"may-{n}", logs[n - 1])
+                       for n in (1, 2)]
+
             # Two runs asked for together (a manual run as the nightly one starts): one at a
             # time, whichever machines take them.
             runs = [start_run(api, manual["id"]) for _ in range(2)]
@@ -127,21 +140,14 @@ def test_two_workers_take_the_runs_of_a_work_pool_in_turn_and_a_killed_one_gives
                            for meta in map(run_json, (out / "runs").iterdir()))
             assert len(spans) == 2 and spans[0][1] <= spans[1][0], spans
 
-            # A machine dies mid-run: the slot it held comes back when its lease runs out, and
-            # the run waiting for it ends with every output written.
-            stop(workers[1])  # one machine, so the next run is the first one's
-            first = start_run(api, manual["id"])
-            slot = run_limit_name(load_config(config_dir), out)
-            wait_for(lambda: slots_taken(api, slot) == 1, 120, "the slot")
-            stop(workers[0], signal.SIGKILL)  # the machine: its worker and the run it started
-            kill_run(first)
-            workers[1] = start_worker(prefect_server, pool, "may-2", logs[1])
-            second = start_run(api, manual["id"])
+            # The dead machine's slot comes back when its lease runs out, and the run waiting
+            # for it ends with every output written.
+            second = start_run(api, manual["id"], out=other)
             ended = wait_for(lambda: finished(api, second), 300, "the run after the kill")
             assert ended["state"]["type"] == "COMPLETED", ended
             assert (api.get(f"/flow_runs/{first}").json()["state"]["type"]
                     in ("RUNNING", "CRASHED", "PENDING"))  # never finished
-        latest = (out / "latest").resolve()
+        latest = (other / "latest").resolve()
         status = pd.read_csv(latest / "status.csv")
         assert len(status) == 6 and status["found"].all()
         assert (latest / "bao-cao.docx").is_file() and (latest / "findings.csv").is_file()
