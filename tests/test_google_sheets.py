@@ -475,7 +475,11 @@ def test_a_second_account_reads_and_flags_its_own_units_within_its_own_quota(
     expected = clean_answers(config)
     del expected[("P02", "A2||2021")]
     assert read_back(out) == expected
-    assert world.emulator.counts["429"] == 0  # each account kept to its own budget
+    # Nothing Google refused reached the flow (every value above is there). A 429 may still
+    # be answered and retried: the fake clock is one for both accounts, so one account's
+    # skipped wait can move time forward under a request of the other already on its way.
+    findings = pd.read_csv(out / "findings.csv", keep_default_na=False)
+    assert not findings.rule.isin(["unreachable", "writeback-failed"]).any()
     reads = collections.Counter(who for _, who, kind in world.emulator.quota_log
                                 if kind == "read")
     # one batchGet per sheet, by its own account; the first also reads the dashboard's
