@@ -35,7 +35,7 @@ could be missed); a cell that nothing more can protect is reported in `Protectio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,9 +48,12 @@ from flows.core.layout import make_key
 TOWN = ""  # the unit code of a town total
 SMALL, HIDDEN = "small", "hidden"  # shown as `shown_as` ("<5") / `hidden_as` ("x")
 _PUBLISHED, _SMALL, _HIDDEN = 0, 1, 2
-_TOWN_SUM = "town-sum"
 _EPS = 1e-6
 _MAX_ROUNDS = 500
+_PART_CELLS = 400  # a group's programme larger than this finds its points part by part
+_PUSHES = 6  # rounds of pushing a part's cells one whole number from their true value
+_ROOM_ROUNDS = 4  # pushes over a whole group, each finding room for the cells left
+_MOVE_COST = 1e-3  # what a cell's move costs in a push over a whole group (one found: 1)
 
 
 def key_indicator(key: str) -> str:
@@ -224,6 +227,7 @@ class _Programme:
         self._highs.setOptionValue("output_flag", False)
         self._highs.passModel(lp)
         self._columns = np.arange(n_cols, dtype=np.int32)
+        self.columns = n_cols
 
     def solve(self, objective: np.ndarray, fresh: bool = False) -> np.ndarray | None:
         """The x of min objective · x; None when there is no optimum (unbounded). `fresh`:
@@ -236,6 +240,15 @@ class _Programme:
             return None
         return np.array(self._highs.getSolution().col_value)
 
+    def bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """New bounds for every column."""
+        self._highs.changeColsBounds(len(lower), self._columns, lower.astype(float),
+                                     upper.astype(float))
+
+    def unbounded(self) -> bool:
+        """Whether the last objective had no least value."""
+        return self._highs.getModelStatus() == HighsModelStatus.kUnbounded
+
     def duals(self) -> tuple[np.ndarray, np.ndarray]:
         """Of the last optimum: the dual of every row (in the programme's row order), and of
         every column that sits at its upper bound (0 elsewhere); the signs of scipy's
@@ -245,6 +258,178 @@ class _Programme:
                              for s in self._highs.getBasis().col_status], dtype=bool)
         return (np.array(solution.row_dual),
                 np.where(at_upper, np.array(solution.col_dual), 0.0))
+
+
+def _chunks(runs: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive runs (`runs`: their boundaries, 0 first) put together into (first, last)
+    spans of about `size` items, a run never split."""
+    if len(runs) < 2:
+        return []
+    cut = np.searchsorted(runs, np.arange(0, runs[-1], size), side="right") - 1
+    edges = np.unique(np.concatenate([runs[cut], runs[-1:]]))
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def _distinct(ids: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """`ids` without repeats, in no particular order, in time linear in len(ids) (np.unique
+    sorts); `scratch` is any int array longer than the largest id."""
+    scratch[ids] = np.arange(len(ids))
+    return ids[scratch[ids] == np.arange(len(ids))]
+
+
+def _gather(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """values[starts[0]:ends[0]], values[starts[1]:ends[1]], … in one array."""
+    lengths = ends - starts
+    if not len(lengths):
+        return values[:0]
+    shift = starts - np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return values[np.repeat(shift, lengths) + np.arange(int(lengths.sum()))]
+
+
+class _Witnesses:
+    """Feasible points of one group's programme, as the least and greatest value seen of each
+    cell: a cell seen at two whole numbers is not pinned (its least value is at most the
+    lower, its greatest at least the higher)."""
+
+    def __init__(self, n: int):
+        self.low = np.full(n, np.inf)
+        self.high = np.full(n, -np.inf)
+
+    def add(self, x: np.ndarray | None, index: np.ndarray | slice = slice(None)) -> bool:
+        """Count the point `x` (of the cells `index`, the others at a value already seen);
+        whether there was one."""
+        if x is None:
+            return False
+        self.low[index] = np.minimum(self.low[index], x)
+        self.high[index] = np.maximum(self.high[index], x)
+        return True
+
+    def apart(self, i: int) -> bool:  # seen at two whole numbers: not pinned
+        return bool(np.ceil(self.low[i] - 1e-6) < np.floor(self.high[i] + 1e-6))
+
+    def waiting(self) -> np.ndarray:  # True for every cell not yet seen apart
+        return np.ceil(self.low - 1e-6) >= np.floor(self.high + 1e-6)
+
+    def search(self, programme: _Programme) -> None:
+        """Points of a group's whole `programme`: a few random objectives first, then the
+        cells not yet seen at two whole numbers pushed together (all up, all down, then some
+        up and some down)."""
+        n = programme.columns
+
+        def solve(objective: np.ndarray) -> bool:
+            return self.add(programme.solve(objective))
+
+        def left() -> np.ndarray:  # 1.0 for every cell not yet seen apart
+            return self.waiting().astype(float)
+
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            objective = rng.normal(size=n)
+            solve(objective)
+            solve(-objective)
+        for _ in range(4):  # push every cell not yet seen apart up, then down, together
+            waiting = left()
+            if not waiting.any():
+                break
+            before = waiting.sum()
+            solve(-waiting * (1 + rng.random(n)))
+            solve(waiting * (1 + rng.random(n)))
+            if left().sum() == before:
+                break
+        misses = 0
+        for _ in range(10):  # some up and some down: cells a total ties together part ways
+            waiting = left()
+            if not waiting.any() or misses == 2:
+                break
+            before = waiting.sum()
+            signs = rng.choice([-1.0, 1.0], size=n)
+            solve(signs * waiting * (1 + rng.random(n)))
+            misses += int(left().sum() == before)
+
+    def explore(self, programme: _Programme, index: np.ndarray, truth: np.ndarray,
+                lower: np.ndarray, upper: np.ndarray, each: bool) -> None:
+        """Points of a part's `programme` (over the cells `index`, their true values `truth`
+        and bounds `lower`, `upper`; the true values are seen already): the cells not yet
+        seen apart each pushed one whole number up from its true value, all at once, then
+        down, while that finds more; with `each`, then each cell still not seen apart to its
+        greatest and least value (unbounded above: not pinned)."""
+        def left() -> np.ndarray:
+            return self.waiting()[index]
+
+        def solve(objective: np.ndarray) -> bool:
+            return self.add(programme.solve(objective), index)
+
+        for _ in range(_PUSHES):
+            before = int(left().sum())
+            for sign in (1.0, -1.0):  # at most one up (down) each: the room goes round
+                waiting = left()
+                if not waiting.any():
+                    return
+                capped = (np.where(waiting, np.maximum(lower, truth - 1), lower), upper) \
+                    if sign < 0 else (lower, np.where(waiting, np.minimum(upper, truth + 1),
+                                                      upper))
+                programme.bounds(*capped)
+                solve(-sign * waiting.astype(float))
+            if int(left().sum()) == before:
+                break
+        if not each:
+            return
+        programme.bounds(lower, upper)
+        for j in np.flatnonzero(left()):
+            i = index[j]
+            if self.apart(i):
+                continue
+            unit = np.zeros(programme.columns)
+            unit[j] = 1.0
+            if not solve(-unit):
+                if programme.unbounded():  # so is the whole programme: not pinned
+                    self.high[i] = np.inf
+                continue
+            if not self.apart(i):
+                solve(unit)
+
+
+class _Chain:
+    """What one round of `_Problem.augment` learns of the chains of relations that bounded
+    the cells found (relation → the relations that bounded its hidden members, as the round's
+    propagation left them). The chains stay as they are all round: a cell hidden in it was
+    published when they were made, so nothing bounded it. Cells are only hidden, never shown:
+
+    * `dead`: relations whose chain holds no published non-zero cell, found so as the round
+      went; none will hold one later in the round;
+    * `reaches_small`: for each relation, whether its chain holds a small cell; the same
+      from the round's first step on (a small cell is shown as "x" only as that step).
+
+    `narrow`: the round is past its first step, where only a cell to hide is an answer."""
+
+    def __init__(self, problem: _Problem, sources: tuple[np.ndarray, np.ndarray]):
+        self.problem = problem
+        self.sources = sources
+        self.dead = np.zeros(len(problem.rel_eq), dtype=bool)
+        self.narrow = False
+        self._small: np.ndarray | None = None
+
+    def died(self, levels: list[np.ndarray]) -> None:
+        """A chain searched to its end held no cell to hide: nor do the relations it met."""
+        for level in levels:
+            self.dead[level] = True
+
+    def reaches_small(self) -> np.ndarray:
+        assert self.narrow, "the small cells change at the round's first step"
+        if self._small is None:
+            p = self.problem
+            hidden = p.state[p.term_cell] > 0
+            cells, rels = p.term_cell[hidden], p.term_rel[hidden]
+            source = np.concatenate([s[cells] for s in self.sources])
+            user = np.concatenate([rels, rels])
+            linked = source >= 0  # user → source: the relation that bounded a member
+            source, user = source[linked], user[linked]
+            reach = np.zeros(len(p.rel_eq), dtype=bool)
+            reach[p.term_rel[p.state[p.term_cell] == _SMALL]] = True
+            while (new := reach[source] & ~reach[user]).any():
+                reach[user[new]] = True
+            self._small = reach
+        return self._small
 
 
 # --------------------------------------------------------------------------- the result
@@ -314,9 +499,9 @@ class _Problem:
         column = {k: i for i, k in enumerate(self.keys)}
         cells: list[np.ndarray] = []
         coefs: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
         eq: list[bool] = []
         const: list[float] = []
-        names: list[str] = []
         for relation in relations:
             pairs = [(column[k], c) for k, c in zip(relation.keys, relation.coefs, strict=True)
                      if k in column]
@@ -331,40 +516,53 @@ class _Problem:
             holds = (np.abs(lhs - relation.const) <= _EPS if relation.op == "=="
                      else lhs <= relation.const + _EPS)
             touches = (there & sensitive_key[cols]).any(axis=1)
-            for row in np.flatnonzero(holds & touches):
-                keep = there[row]
-                cells.append(ids[row][keep])
-                coefs.append(coef[keep])
-                eq.append(relation.op == "==")
-                const.append(relation.const)
-                names.append(relation.rule)
-        for col in town_cols:
-            ids = self.cell_id[:, col]
-            ids = ids[ids >= 0]
-            cells.append(ids)  # the town cell is last: it is row n_units of cell_id
-            coefs.append(np.concatenate([-np.ones(len(ids) - 1), [1.0]]))
-            eq.append(True)
-            const.append(0.0)
-            names.append(_TOWN_SUM)
-        lengths = np.array([len(c) for c in cells], dtype=int)
-        self.rel_start = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
-        self.term_cell = np.concatenate(cells).astype(int) if cells else np.zeros(0, int)
-        self.term_coef = np.concatenate(coefs) if coefs else np.zeros(0)
-        self.term_rel = np.repeat(np.arange(len(cells)), lengths)
+            rows = np.flatnonzero(holds & touches)  # one instance each, in unit order
+            keep = there[rows]
+            cells.append(ids[rows][keep])
+            coefs.append(np.broadcast_to(coef, keep.shape)[keep])
+            lengths.append(keep.sum(axis=1))
+            eq += [relation.op == "=="] * len(rows)
+            const += [relation.const] * len(rows)
+        # town = Σ units: the units' cells, then the town cell (row n_units of cell_id)
+        ids = self.cell_id[:, town_cols].T
+        keep = ids >= 0
+        cells.append(ids[keep])
+        counts = keep.sum(axis=1)
+        town = -np.ones(int(counts.sum()))
+        town[np.cumsum(counts) - 1] = 1.0
+        coefs.append(town)
+        lengths.append(counts)
+        eq += [True] * len(town_cols)
+        const += [0.0] * len(town_cols)
+        sizes = np.concatenate(lengths).astype(int)
+        self.rel_start = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.term_cell = np.concatenate(cells).astype(int)
+        self.term_coef = np.concatenate(coefs).astype(float)
+        self.term_rel = np.repeat(np.arange(len(sizes)), sizes)
         self.rel_eq = np.array(eq, dtype=bool)
         self.rel_const = np.array(const, dtype=float)
-        self.rel_name = names
-        self._members = [self.term_cell[a:b].tolist()
-                         for a, b in zip(self.rel_start[:-1], self.rel_start[1:], strict=True)]
-        self._relations_of: list[list[int]] = [[] for _ in range(len(self.value))]
-        for r, cell in zip(self.term_rel.tolist(), self.term_cell.tolist(), strict=True):
-            self._relations_of[cell].append(r)
+        # the terms and relations of each cell, in relation order:
+        # `cell_rel[cell_start[c]:cell_start[c + 1]]`
+        self.cell_term = np.argsort(self.term_cell, kind="stable")
+        self.cell_rel = self.term_rel[self.cell_term]
+        self.cell_start = np.searchsorted(self.term_cell[self.cell_term],
+                                          np.arange(len(self.value) + 1))
+        self._rel_scratch = np.zeros(len(self.rel_eq), dtype=np.int64)  # for `_distinct`
+        self._cell_scratch = np.zeros(len(self.value), dtype=np.int64)
 
     def members(self, relation: int) -> list[int]:
-        return self._members[relation]
+        return self.term_cell[self.rel_start[relation]:self.rel_start[relation + 1]].tolist()
 
     def relations_of(self, cell: int) -> list[int]:
-        return self._relations_of[cell]
+        return self.cell_rel[self.cell_start[cell]:self.cell_start[cell + 1]].tolist()
+
+    def member_array(self, relations: np.ndarray) -> np.ndarray:
+        """The members of `relations`, one relation after the other (repeats kept)."""
+        return _gather(self.term_cell, self.rel_start[relations], self.rel_start[relations + 1])
+
+    def relation_array(self, cells: np.ndarray) -> np.ndarray:
+        """The relations of `cells`, one cell after the other (repeats kept)."""
+        return _gather(self.cell_rel, self.cell_start[cells], self.cell_start[cells + 1])
 
     # ------------------------------------------------------------------ choosing
 
@@ -373,22 +571,31 @@ class _Problem:
             self.count[self.relations_of(cell)] += 1
         self.state[cell] = _HIDDEN
 
-    def cost(self, cell: int) -> int:
-        """How many equalities hiding `cell` would leave with one hidden member each."""
-        return sum(1 for r in self.relations_of(cell) if self.rel_eq[r] and self.count[r] == 0)
+    def costs(self, cells: np.ndarray) -> np.ndarray:
+        """How many equalities hiding each of `cells` would leave with one hidden member."""
+        relations = self.relation_array(cells)
+        open_ = self.rel_eq[relations] & (self.count[relations] == 0)
+        lengths = self.cell_start[cells + 1] - self.cell_start[cells]
+        owner = np.repeat(np.arange(len(cells)), lengths)
+        return np.bincount(owner, weights=open_, minlength=len(cells))
 
-    def best(self, cells: Iterable[int]) -> int | None:
+    def best(self, cells: np.ndarray | Iterable[int]) -> int | None:
         """The published non-zero cell to hide next among `cells`: a sensitive unit cell
         before another unit cell before a town total, then the one that leaves fewest
         equalities to protect in turn, then the smallest value."""
-        free = [c for c in dict.fromkeys(cells)
-                if self.state[c] == _PUBLISHED and self.value[c] > 0]
-        if not free:
+        if not isinstance(cells, np.ndarray):
+            cells = np.fromiter(cells, dtype=np.int64)
+        free = cells[(self.state[cells] == _PUBLISHED) & (self.value[cells] > 0)]
+        if not len(free):
             return None
-        return min(free, key=lambda c: (self.tier[c], self.cost(c), self.value[c], c))
+        tier = self.tier[free]
+        free = free[tier == tier.min()]  # repeats are harmless: equal cells tie
+        if len(free) == 1:
+            return int(free[0])
+        return int(free[np.lexsort((free, self.value[free], self.costs(free)))[0]])
 
     def choose(self, relation: int) -> int | None:
-        return self.best(self.members(relation))
+        return self.best(self.term_cell[self.rel_start[relation]:self.rel_start[relation + 1]])
 
     def complement(self) -> None:
         """Step 2: no equality keeps exactly one hidden member."""
@@ -425,7 +632,9 @@ class _Problem:
         lo, hi = self.priors()
         src_lo = np.full(len(lo), -1)
         src_hi = np.full(len(lo), -1)
-        cell, coef, rel = self.term_cell, self.term_coef, self.term_rel
+        # only a relation with a hidden member bounds anything
+        terms = np.flatnonzero(self.count[self.term_rel] > 0)
+        cell, coef, rel = self.term_cell[terms], self.term_coef[terms], self.term_rel[terms]
         n_rel = len(self.rel_eq)
         open_terms = self.state[cell] > 0
         for _ in range(200):
@@ -463,28 +672,33 @@ class _Problem:
         return lo, hi, src_lo, src_hi
 
     def groups(self) -> dict[int, list[int]]:
-        """Hidden cells linked through relations, by group: each group is its own programme."""
+        """Hidden cells linked through relations, by group: each group is its own programme.
+        Keyed by its first cell, groups in the order of their first cells, cells in order."""
         hidden = np.flatnonzero(self.state > 0)
         mask = self.state[self.term_cell] > 0
-        rels, cells = self.term_rel[mask], self.term_cell[mask]
-        parent = {int(c): int(c) for c in hidden}
-
-        def root(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        first: dict[int, int] = {}
-        for r, c in zip(rels.tolist(), cells.tolist(), strict=True):
-            if r in first:
-                parent[root(c)] = root(first[r])
-            else:
-                first[r] = c
-        out: dict[int, list[int]] = {}
-        for c in hidden.tolist():
-            out.setdefault(root(c), []).append(c)
-        return out
+        rels, cells = self.term_rel[mask], self.term_cell[mask]  # in relation order
+        # every cell takes the least cell it is linked to, hop by hop, to a fixed point
+        label = np.arange(len(self.value))
+        if len(rels):
+            by_rel = np.flatnonzero(np.diff(rels, prepend=-1))
+            per_rel = np.diff(np.append(by_rel, len(rels)))
+            order = np.argsort(cells, kind="stable")
+            by_cell = np.flatnonzero(np.diff(cells[order], prepend=-1))
+            owners = cells[order][by_cell]
+            while True:
+                least = np.repeat(np.minimum.reduceat(label[cells], by_rel), per_rel)
+                linked = np.minimum.reduceat(least[order], by_cell)
+                new = label.copy()
+                new[owners] = np.minimum(label[owners], linked)
+                new = new[new]  # a least cell's own least cell
+                if np.array_equal(new, label):
+                    break
+                label = new
+        first = label[hidden]
+        order = np.argsort(first, kind="stable")
+        bounds = np.flatnonzero(np.diff(first[order], prepend=-1))
+        members = np.split(hidden[order], bounds[1:])
+        return {int(group[0]): group.tolist() for group in members if len(group)}
 
     def exact_found(self) -> dict[int, tuple[list[int], list[int], list[int]]]:
         """Hidden cells a linear programme pins to one whole number, group by group of linked
@@ -501,80 +715,56 @@ class _Problem:
     def _exact_group(self, members: list[int], lo: np.ndarray, hi: np.ndarray
                      ) -> dict[int, tuple[list[int], list[int], list[int]]]:
         """The least and greatest value of each cell of one group under every relation and
-        mark. A few random objectives first, then the cells not yet seen at two whole numbers
-        pushed together (all up, all down, then some up and some down), then for each cell
-        still not seen apart its maximum and minimum; every solution found counts for every
-        cell. Only the last decide (a cell is pinned by its own least and greatest value, and
-        its proof is theirs): the rest only spares solves for cells that are not pinned."""
-        local = {c: i for i, c in enumerate(members)}
+        mark. First feasible points: a cell seen at two whole numbers in them is not pinned
+        (`_Witnesses`). Then for each cell still not seen apart its maximum and minimum; every
+        solution found counts for every cell. Only the last decide (a cell is pinned by its
+        own least and greatest value, and its proof is theirs): the points only spare solves
+        for cells that are not pinned, so how they were found changes nothing found."""
         rels = list(dict.fromkeys(r for c in members for r in self.relations_of(c)))
         eq_rows = [r for r in rels if self.rel_eq[r]]
         ub_rows = [r for r in rels if not self.rel_eq[r]]
         # inequalities first, as the audit always gave them to HiGHS: the order steers which
         # of several equally good proofs it finds
         rows = ub_rows + eq_rows
-        programme = _Programme(*self._rows(rows, local), len(ub_rows), lo[members], hi[members])
-        low = np.full(len(members), np.inf)
-        high = np.full(len(members), -np.inf)
+        seen = _Witnesses(len(members))
+        programme: _Programme | None = None
+
+        def whole() -> _Programme:  # the group's programme, made when first needed
+            nonlocal programme
+            if programme is None:
+                programme = _Programme(*self._rows(rows, {c: i for i, c in enumerate(members)}),
+                                       len(ub_rows), lo[members], hi[members])
+            return programme
+
+        if len(members) > _PART_CELLS:
+            self._points_by_parts(np.array(members), lo, hi, seen)
+        else:  # a small group: a few objectives over the whole programme
+            seen.search(whole())
 
         def solve(objective: np.ndarray, fresh: bool = False) -> bool:
             """Whether min objective · x has an optimum; it counts for every cell."""
-            x = programme.solve(objective, fresh)
-            if x is None:
-                return False
-            np.minimum(low, x, out=low)
-            np.maximum(high, x, out=high)
-            return True
+            return seen.add(whole().solve(objective, fresh))
 
-        def apart(i: int) -> bool:  # seen at two whole numbers: not pinned
-            return bool(np.ceil(low[i] - 1e-6) < np.floor(high[i] + 1e-6))
-
-        def left() -> np.ndarray:  # 1.0 for every cell not yet seen apart
-            return (np.ceil(low - 1e-6) >= np.floor(high + 1e-6)).astype(float)
-
-        rng = np.random.default_rng(0)
-        for _ in range(3):
-            objective = rng.normal(size=len(members))
-            solve(objective)
-            solve(-objective)
-        for _ in range(4):  # push every cell not yet seen apart up, then down, together
-            waiting = left()
-            if not waiting.any():
-                break
-            before = waiting.sum()
-            solve(-waiting * (1 + rng.random(len(members))))
-            solve(waiting * (1 + rng.random(len(members))))
-            if left().sum() == before:
-                break
-        misses = 0
-        for _ in range(10):  # some up and some down: cells a total ties together part ways
-            waiting = left()
-            if not waiting.any() or misses == 2:
-                break
-            before = waiting.sum()
-            signs = rng.choice([-1.0, 1.0], size=len(members))
-            solve(signs * waiting * (1 + rng.random(len(members))))
-            misses += int(left().sum() == before)
         found: dict[int, tuple[list[int], list[int], list[int]]] = {}
         for i, cell in enumerate(members):
-            if apart(i):
+            if seen.apart(i):
                 continue
             unit = np.zeros(len(members))
             unit[i] = 1.0
-            if not solve(-unit) or apart(i):
+            if not solve(-unit) or seen.apart(i):
                 continue  # unbounded above, or not pinned
-            if not solve(unit) or apart(i):
+            if not solve(unit) or seen.apart(i):
                 continue
             # Pinned: its proof from solves from scratch. At a degenerate optimum the duals
             # depend on the basis HiGHS starts from, and the proof must not depend on which
             # objectives came before.
             if not solve(-unit, fresh=True):
                 continue
-            highest = programme.duals()
+            highest = whole().duals()
             if not solve(unit, fresh=True):
                 continue
             proof, widen = [], []
-            for row_dual, upper_dual in (programme.duals(), highest):  # lowest, then highest
+            for row_dual, upper_dual in (whole().duals(), highest):  # lowest, then highest
                 used = np.abs(row_dual) > 1e-9
                 # the equalities first, then the inequalities
                 proof += [rows[k] for k in np.flatnonzero(used[len(ub_rows):]) + len(ub_rows)]
@@ -585,6 +775,115 @@ class _Problem:
             given = [m for r in proof for m in self.members(r) if self.state[m] == _PUBLISHED]
             found[cell] = (proof, given, list(dict.fromkeys(widen)))
         return found
+
+    def _points_by_parts(self, members: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                         seen: _Witnesses) -> None:
+        """Feasible points of a large group's programme, found part by part: the true values
+        (every relation holds on them), then for a few units at a time (and the group's
+        hidden town totals) a programme where every other cell keeps its true value; each of
+        its points is one of the whole programme. A part's cells are pushed one whole number
+        from their true values, all at once. A cell whose freedom lies in other units is
+        then pushed so over the whole programme, every other cell moving as little as it can:
+        the units that move are where the room is, and the cells still left have a part of
+        their own units and those, to their greatest and least value one by one. What is
+        left after that is for the caller's solves over the whole programme."""
+        seen.add(self.value[members])
+        town = self.unit_of[members] < 0
+        position = np.full(len(self.value), -1)
+        position[members] = np.arange(len(members))
+        lhs = np.bincount(self.term_rel, weights=self.term_coef * self.value[self.term_cell],
+                          minlength=len(self.rel_eq))
+        unit_members, town_members = members[~town], members[town]
+        units = self.unit_of[unit_members]  # members are in cell order: by unit
+        runs = np.concatenate([[0], np.flatnonzero(np.diff(units)) + 1, [len(units)]])
+
+        def part(cells: np.ndarray, each: bool) -> None:
+            index = position[cells]
+            if seen.waiting()[index].any():
+                seen.explore(self._part(cells, lhs, lo, hi), index, self.value[cells],
+                             lo[cells], hi[cells], each)
+
+        for first, last in _chunks(runs, _PART_CELLS):
+            part(np.concatenate([unit_members[first:last], town_members]), each=False)
+        for _ in range(_ROOM_ROUNDS):
+            left = int(seen.waiting().sum())
+            if not left:
+                return
+            before = np.isin(units, np.unique(units[seen.waiting()[position[unit_members]]]))
+            moved = self._push_whole(members, lhs, lo, hi, seen)
+            waiting = seen.waiting()[position[unit_members]]
+            if waiting.any():
+                # the room: units that moved for others (a unit with cells to push moves for
+                # them)
+                room = np.isin(units, self.unit_of[moved]) & ~before
+                chosen = np.isin(units, np.unique(units[waiting])) & ~room
+                left_members, left_units = unit_members[chosen], units[chosen]
+                left_runs = np.concatenate([[0], np.flatnonzero(np.diff(left_units)) + 1,
+                                            [len(left_units)]])
+                for first, last in _chunks(left_runs, 2 * _PART_CELLS):
+                    part(np.concatenate([left_members[first:last], unit_members[room],
+                                         town_members]), each=True)
+            if int(seen.waiting().sum()) == left:
+                return
+
+    def _push_whole(self, members: np.ndarray, lhs: np.ndarray, lo: np.ndarray,
+                    hi: np.ndarray, seen: _Witnesses) -> np.ndarray:
+        """The group's cells not yet seen apart pushed one whole number up from their true
+        values, all at once, over the whole programme, then down; every cell's move costs a
+        little, so that only what must move does. The points count; returns the cells that
+        moved."""
+        truth = self.value[members]
+        waiting = seen.waiting()
+        (row, column, coef), rhs, n_ub = self._part_rows(members, lhs)
+        n = len(members)
+        # x = truth + up − down, up and down ≥ 0: Σ coef · (up − down) op const − lhs
+        up_room, down_room = hi[members] - truth, truth - lo[members]
+        programme = _Programme(
+            (np.concatenate([row, row]), np.concatenate([column, column + n]),
+             np.concatenate([coef, -coef])), rhs, n_ub,
+            np.zeros(2 * n), np.concatenate([up_room, down_room]))
+        moved = np.zeros(n, dtype=bool)
+        for side in (0, 1):  # up, then down
+            capped = np.concatenate([up_room, down_room])
+            capped[side * n:(side + 1) * n][waiting] = np.minimum(
+                capped[side * n:(side + 1) * n][waiting], 1.0)
+            programme.bounds(np.zeros(2 * n), capped)
+            cost = np.full(2 * n, _MOVE_COST)
+            cost[side * n:(side + 1) * n][waiting] -= 1.0
+            x = programme.solve(cost)
+            if x is None:
+                continue
+            point = truth + x[:n] - x[n:]
+            seen.add(point)
+            moved |= np.abs(point - truth) > 1e-6
+            waiting = seen.waiting()
+        return members[moved]
+
+    def _part_rows(self, cells: np.ndarray, lhs: np.ndarray
+                   ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, int]:
+        """The relations of `cells` over them alone (inequalities first): (row, column,
+        coefficient) triplets, const − each relation's left-hand side on the true values
+        (`lhs`), and how many inequalities."""
+        terms = _gather(self.cell_term, self.cell_start[cells], self.cell_start[cells + 1])
+        rels = np.unique(self.term_rel[terms])
+        rels = np.concatenate([rels[~self.rel_eq[rels]], rels[self.rel_eq[rels]]])
+        row_of = np.full(len(self.rel_eq), -1)
+        row_of[rels] = np.arange(len(rels))
+        column_of = np.full(len(self.value), -1)
+        column_of[cells] = np.arange(len(cells))
+        triplets = (row_of[self.term_rel[terms]], column_of[self.term_cell[terms]],
+                    self.term_coef[terms])
+        return triplets, self.rel_const[rels] - lhs[rels], int((~self.rel_eq[rels]).sum())
+
+    def _part(self, cells: np.ndarray, lhs: np.ndarray, lo: np.ndarray, hi: np.ndarray
+              ) -> _Programme:
+        """The programme over `cells` alone, every other cell at its true value (`lhs`:
+        each relation's left-hand side on the true values)."""
+        (row, column, coef), slack, n_ub = self._part_rows(cells, lhs)
+        # Σ over the part's cells op const − Σ over the others at their true values
+        rhs = slack + np.bincount(row, weights=coef * self.value[cells][column],
+                                  minlength=len(slack))
+        return _Programme((row, column, coef), rhs, n_ub, lo[cells], hi[cells])
 
     def _rows(self, rows: list[int], local: dict[int, int]
               ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
@@ -629,21 +928,25 @@ class _Problem:
 
     # ------------------------------------------------------------------ protecting
 
-    def _levels(self, cell: int, causes: list[int], follow) -> list[list[int]]:
-        """Relations by distance from `cell`: its causes, then what `follow` gives for the
-        hidden members of the level before."""
-        levels, seen, level = [], set(), list(dict.fromkeys(causes))
-        while level:
-            seen |= set(level)
-            levels.append(level)
-            hidden = [int(m) for r in level for m in self.members(r) if self.state[m] > 0]
-            level = [r for r in dict.fromkeys(r for m in hidden for r in follow(m))
-                     if r not in seen]
-        return levels
+    def _levels(self, causes: list[int], follow, dead: np.ndarray | None = None
+                ) -> Iterator[np.ndarray]:
+        """Relations by distance from a cell: its causes, then what `follow` gives for the
+        hidden members of the level before (each level without repeats, in no order; made as
+        asked for). `dead`: relations left out, and so what only they lead to."""
+        seen = np.zeros(len(self.rel_eq), dtype=bool) if dead is None else dead.copy()
+        level = _distinct(np.asarray(causes, dtype=np.int64), self._rel_scratch)
+        level = level[~seen[level]]
+        while len(level):
+            seen[level] = True
+            yield level
+            members = self.member_array(level)
+            hidden = _distinct(members[self.state[members] > 0], self._cell_scratch)
+            following = follow(hidden)
+            level = _distinct(following[~seen[following]], self._rel_scratch)
 
     def remedy(self, cell: int, how: str, causes: list[int], given: list[int],
-               widen: list[int], sources: tuple[np.ndarray, np.ndarray]
-               ) -> tuple[int | None, bool]:
+               widen: list[int], sources: tuple[np.ndarray, np.ndarray],
+               chain: _Chain | None = None) -> tuple[int | None, bool]:
         """The cell to hide next so that `cell` is no longer found, and whether it is a small
         cell to show as "x" (no upper bound) rather than a published cell to hide.
 
@@ -651,27 +954,44 @@ class _Problem:
         whose upper bound the proof uses. Then, as for a cell found by propagation: the
         nearest relation, along the chain that bounded it, with a published non-zero member
         gives its best one; with none, the nearest small cell of the chain (its largest); then
-        the same over every relation linked to it through hidden cells."""
+        the same over every relation linked to it through hidden cells.
+
+        `chain`: what earlier steps of the round learnt of the chains (`_Chain`); with
+        `chain.narrow`, a small cell is never the answer: None instead."""
         if how == "exact":
             if (best := self.best(given)) is not None:
                 return best, False
             if widen:
                 return max(widen, key=lambda m: (self.value[m], -m)), True
 
-        def bounded_by(m: int) -> list[int]:
-            return [int(s[m]) for s in sources if s[m] >= 0]
+        def bounded_by(cells: np.ndarray) -> np.ndarray:
+            found = np.concatenate([s[cells] for s in sources])
+            return found[found >= 0]
 
-        for follow in (bounded_by, self.relations_of):  # the chain, then everything linked
-            levels = self._levels(cell, causes, follow)
-            for level in levels:
-                best = self.best(m for r in level for m in self.members(r))
+        chain = chain or _Chain(self, sources)
+        for follow in (bounded_by, self.relation_array):  # the chain, then everything linked
+            along = follow is bounded_by
+            levels = []
+            for level in self._levels(causes, follow, chain.dead if along else None):
+                levels.append(level)
+                best = self.best(self.member_array(level))
                 if best is not None:
                     return best, False
+            if along:
+                chain.died(levels)
+                if chain.narrow:
+                    if chain.reaches_small()[causes].any():
+                        return None, False  # its answer would be a small cell
+                    continue
+                # the levels without the dead relations left out
+                levels = list(self._levels(causes, follow))
+            elif chain.narrow:
+                return None, False
             for level in levels:
-                small = [int(m) for r in level for m in self.members(r)
-                         if self.state[m] == _SMALL]
-                if small:
-                    return max(small, key=lambda m: (self.value[m], -m)), True
+                members = self.member_array(level)
+                small = members[self.state[members] == _SMALL]
+                if len(small):  # the largest, the first of equals
+                    return int(small[np.lexsort((-small, self.value[small]))[-1]]), True
         return None, False
 
     def augment(self, found: dict[int, tuple[str, list[int], list[int], list[int]]],
@@ -681,10 +1001,12 @@ class _Problem:
         bounds); a cell nothing can protect is set aside as unresolved."""
         touched: set[int] = set()
         first = True
+        chain = _Chain(self, sources)
         for cell, (how, causes, given, widen) in found.items():
             if touched & (set(causes) | set(self.relations_of(cell))):
                 continue
-            choice, wider = self.remedy(cell, how, causes, given, widen, sources)
+            chain.narrow = not first
+            choice, wider = self.remedy(cell, how, causes, given, widen, sources, chain)
             if choice is None:
                 if first:
                     self.stuck.add(cell)
