@@ -21,12 +21,13 @@ MARK = "\ufffd"  # the replacement character: visible, and says a character was 
 # XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates and U+FFFE/U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile(f"{_XML_ILLEGAL.pattern[:-1]}{_BIDI.pattern[1:-1]}]")  # either, one pass
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def xml_safe(text: str) -> str:
     """`text` with XML-illegal characters and bidi overrides replaced by a visible mark."""
-    return _BIDI.sub(MARK, _XML_ILLEGAL.sub(MARK, text))
+    return _UNSAFE.sub(MARK, text)
 
 
 def cleaned(value: Any) -> Any:
@@ -34,16 +35,22 @@ def cleaned(value: Any) -> Any:
     return xml_safe(value) if isinstance(value, str) else value
 
 
-def cleaned_deep(value: Any) -> Any:
+def cleaned_deep(value: Any, _seen: dict[str, str] | None = None) -> Any:
     """Every string inside lists, tuples, dicts and dataclasses made XML-safe (a copy)."""
+    seen = {} if _seen is None else _seen  # each distinct string made safe once
     if isinstance(value, str):
-        return xml_safe(value)
+        safe = seen.get(value)
+        if safe is None:
+            safe = seen[value] = xml_safe(value)
+        return safe
+    if type(value) is list and all(type(v) is str for v in value):  # a row's cells
+        return [seen[v] if v in seen else seen.setdefault(v, xml_safe(v)) for v in value]
     if isinstance(value, list | tuple):
-        return type(value)(cleaned_deep(v) for v in value)
+        return type(value)(cleaned_deep(v, seen) for v in value)
     if isinstance(value, dict):
-        return {k: cleaned_deep(v) for k, v in value.items()}
+        return {k: cleaned_deep(v, seen) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: cleaned_deep(getattr(value, f.name))
+        changes = {f.name: cleaned_deep(getattr(value, f.name), seen)
                    for f in dataclasses.fields(value) if f.init}
         return dataclasses.replace(value, **changes)
     return value

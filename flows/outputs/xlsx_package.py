@@ -15,6 +15,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from flows.outputs.xlsx_rows import save_workbook
+
 FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign",
               "sz", "color", "name", "family", "charset", "scheme")
 _FONT = re.compile(r"<font>(.*?)</font>", re.DOTALL)
@@ -34,9 +36,10 @@ def order_fonts(styles: str) -> str:
 
 
 def save_valid(workbook, path: Path) -> None:
-    """`workbook.save(path)`, then the package's fonts in schema order."""
+    """`workbook.save(path)` (with the rows `xlsx_rows` holds), then the package's fonts in
+    schema order."""
     path = Path(path)
-    workbook.save(path)
+    save_workbook(workbook, path)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
         fixed = Path(tmp.name)
     try:

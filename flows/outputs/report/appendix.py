@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -103,13 +104,37 @@ class TableMaker:
 
     def hide(self, cells: list[tuple[object, str]], key: str) -> list[tuple[object, str]]:
         """A column's (value, text) per unit, with the published version's marks."""
-        if not self.fig.marks:
+        marked = self._marked.get(key)
+        if not marked:
             return cells
         out = list(cells)
-        for n, code in enumerate(self.fig.codes):
-            if mark := self.fig.mark(code, key):
-                out[n] = (mark, mark)
+        for n, mark in marked:
+            out[n] = (mark, mark)
         return out
+
+    @cached_property
+    def _marked(self) -> dict[str, list[tuple[int, str]]]:
+        """Key → (row of the unit, mark) of every unit's value the published version marks."""
+        row = {code: n for n, code in enumerate(self.fig.codes)}
+        out: dict[str, list[tuple[int, str]]] = {}
+        for (code, key), mark in self.fig.marks.items():
+            if mark and code in row:
+                out.setdefault(key, []).append((row[code], mark))
+        return out
+
+    def column_cells(self, values: list, kind: str, key: str) -> list[Cell]:
+        """One cell per unit for a column's values (None when blank): equal values share one
+        (frozen) Cell, and each distinct value is formatted once."""
+        made: dict[tuple[type, object], Cell] = {}
+        cells = []
+        for value, text in self.hide([(v, "") for v in values], key):
+            # 0.0 and -0.0 are equal keys, yet read "0" and "-0"
+            same = (type(value), value) if value else (type(value), value, repr(value))
+            cell = made.get(same)
+            if cell is None:
+                cell = made[same] = Cell(value, text or format_value(value, kind))
+            cells.append(cell)
+        return cells
 
     def coverage_text(self, count: int) -> str:
         return f"{count}/{self.fig.expected}"
@@ -132,13 +157,14 @@ class TableMaker:
             values = (self.fig.text_series(k) if column.kind == "yesno"
                       else self.fig.number_series(k))
             series.append(values)
-            # Plain lists of (value, text): 150 units × 100 columns of pandas look-ups is slow.
-            lists.append(self.hide([(v, format_value(v, column.kind)) for v in
-                                    (x or None if column.kind == "yesno" else
-                                     (None if x != x else x) for x in values.tolist())], k))
-        for n, code in enumerate(self.fig.codes):
-            cells = [Cell(*column[n]) for column in lists]
-            rows.append(Row(UNIT, str(n + 1), self.fig.names[code], cells, unit_code=code))
+            # Plain lists: 3,000 units × 100 columns of pandas look-ups is slow.
+            lists.append(self.column_cells([x or None if column.kind == "yesno" else
+                                            (None if x != x else x) for x in values.tolist()],
+                                           column.kind, k))
+        by_unit = zip(*lists, strict=True) if lists else [()] * len(self.fig.codes)
+        for n, (code, cells) in enumerate(zip(self.fig.codes, by_unit, strict=True)):
+            rows.append(Row(UNIT, str(n + 1), self.fig.names[code], list(cells),
+                            unit_code=code))
         yes_no = all(c.kind == "yesno" for c in columns)
         label = self.wording.say("appendix.yes_count" if yes_no else "appendix.total")
         totals, counts = [], []
@@ -253,8 +279,10 @@ class TableMaker:
         header = [[HeaderCell(label) for _, _, label in spec]]
         no_book = self.wording.say("situation.no_workbook")
         rows = []
-        for n, code in enumerate(self.fig.codes, start=1):
-            record = status.loc[code]
+        # the columns as plain lists, in the order of the units
+        records = status.reindex(self.fig.codes)[[name for name, _, _ in spec] + ["found"]]
+        for n, (code, record) in enumerate(zip(self.fig.codes, records.to_dict("records"),
+                                               strict=True), start=1):
             cells = []
             for name, kind, _ in spec:
                 value = record[name]

@@ -12,6 +12,7 @@ from copy import copy
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
@@ -33,6 +34,7 @@ from flows.outputs.report.model import (
 )
 from flows.outputs.xlsx_cells import merge
 from flows.outputs.xlsx_package import save_valid
+from flows.outputs.xlsx_rows import add_row
 
 DATA_SHEET = "Dữ liệu"
 FIRST_VALUE_COLUMN = 3  # C: after "STT" and the label
@@ -80,11 +82,15 @@ class _Writer:
     def style(self, cell, name: str) -> None:
         """`cell.style = name`, looked up once per name: openpyxl looks the name up and
         hashes the style again for each of the appendix's thousands of cells."""
-        if name in self.named:
-            cell._style = copy(self.named[name])
-            return
-        cell.style = name
-        self.named[name] = copy(cell._style)
+        cell._style = copy(self.named_style(name))
+
+    def named_style(self, name: str) -> StyleArray:
+        """The style ids `cell.style = name` sets (no cell changes in the workbook)."""
+        if name not in self.named:
+            cell = SheetCell(self.wb.worksheets[0])
+            cell.style = name
+            self.named[name] = copy(cell._style)
+        return self.named[name]
 
     def _data_span(self, key: tuple[str, str, int | None]) -> str | None:
         letter = self.data_columns.get(make_key(*key))
@@ -145,17 +151,16 @@ class _Writer:
         row = top + depth
         units = [i for i, r in enumerate(table.rows) if r.kind == UNIT]
         first, last = (row + units[0], row + units[-1]) if units else (0, 0)
+        letters = [get_column_letter(FIRST_VALUE_COLUMN + j) for j in range(len(table.columns))]
+        spans = [f"{letter}{first}:{letter}{last}" if units else "" for letter in letters]
         for i, data in enumerate(table.rows):
-            r = row + i
-            text_style = "pl_text_b" if data.bold else "pl_text"
-            self.style(ws.cell(r, 1, data.number), text_style)
-            self.style(ws.cell(r, 2, data.label), text_style)
-            for j, (cell, column) in enumerate(zip(data.cells, table.columns, strict=True)):
-                letter = get_column_letter(FIRST_VALUE_COLUMN + j)
-                span = f"{letter}{first}:{letter}{last}" if units else ""
-                target = ws.cell(r, FIRST_VALUE_COLUMN + j,
-                                 self.formula(data.kind, cell, column, span))
-                self.style(target, _value_style(column.kind, data.bold))
+            text_style = self.named_style("pl_text_b" if data.bold else "pl_text")
+            values: list[object] = [data.number, data.label]
+            styles = [text_style, text_style]
+            for cell, column, span in zip(data.cells, table.columns, spans, strict=True):
+                values.append(self.formula(data.kind, cell, column, span))
+                styles.append(self.named_style(_value_style(column.kind, data.bold)))
+            add_row(ws, row + i, 1, values, styles)
         row += len(table.rows)
         if table.note:
             note = ws.cell(row, 1, table.note)
@@ -210,19 +215,26 @@ def _write_data(wb: Workbook, fig: Figures, keys: list[str], mark: str = "") -> 
     """One row per unit, one column per value key (in the published version a marked value
     as its mark); returns key → column letter."""
     ws = wb.create_sheet(DATA_SHEET)
+    top = 1
     if mark:
         ws.append([mark])
-    ws.append(["Mã đơn vị", "Đơn vị", *keys])
-    ws.append(["", "(chỉ tiêu|phân tổ|năm)", *["" for _ in keys]])
+        top = 2
+    add_row(ws, top, 1, ["Mã đơn vị", "Đơn vị", *keys])
+    add_row(ws, top + 1, 1, ["", "(chỉ tiêu|phân tổ|năm)", *["" for _ in keys]])
     matrix = fig.numbers.reindex(index=fig.codes, columns=keys).to_numpy(dtype=float)
-    for code, row in zip(fig.codes, matrix.tolist(), strict=True):
+    marked: dict[str, dict[int, str]] = {}  # unit → column → its mark
+    column = {key: j for j, key in enumerate(keys)}
+    for (code, key), value in fig.marks.items():
+        if value and key in column:
+            marked.setdefault(code, {})[column[key]] = value
+    for n, (code, row) in enumerate(zip(fig.codes, matrix.tolist(), strict=True)):
         values = [None if v != v else (int(v) if v.is_integer() else v) for v in row]
-        if fig.marks:
-            values = [fig.mark(code, key) or v for key, v in zip(keys, values, strict=True)]
-        ws.append([code, fig.names[code], *values])
+        for j, value in marked.get(code, {}).items():
+            values[j] = value
+        add_row(ws, top + 2 + n, 1, [code, fig.names[code], *values])
     ws.column_dimensions["A"].width = 12
     ws.column_dimensions["B"].width = 28
-    ws.freeze_panes = ws.cell(DATA_FIRST_ROW + (1 if mark else 0), 3)
+    ws.freeze_panes = f"C{DATA_FIRST_ROW + (1 if mark else 0)}"
     return {key: get_column_letter(3 + i) for i, key in enumerate(keys)}
 
 

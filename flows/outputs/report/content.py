@@ -255,7 +255,7 @@ def free_text(fig: Figures, config: Config, wording: Wording, codes: list[str],
     paras: list[Para] = []
     for n, code in enumerate(codes, start=1):
         item = config.form.item(code)
-        texts = fig.text_series(make_key(code))
+        texts = fig.text_series(make_key(code)).to_dict()
         if numbered:
             paras.append(Para(H2, f"{n}. {item.label}"))
         written, withheld = [], []
@@ -273,7 +273,8 @@ def free_text(fig: Figures, config: Config, wording: Wording, codes: list[str],
             paras.append(Para(TEXT, wording.say("free_text.none")))
         if withheld:
             paras.append(Para(TEXT, wording.say("free_text.withheld", count=len(withheld))))
-        silent = [fig.names[u] for u in fig.codes if u not in written and u not in withheld]
+        said = set(written) | set(withheld)
+        silent = [fig.names[u] for u in fig.codes if u not in said]
         if (written or withheld) and silent:
             paras.append(Para(TEXT, wording.say("free_text.missing", names=", ".join(silent))))
     return paras

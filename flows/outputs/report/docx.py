@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -16,9 +17,11 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docxtpl import DocxTemplate, InlineImage
+from lxml import etree
 from PIL import Image
 
-from flows.outputs.atomic import write_atomically
+from flows.outputs.atomic import write_atomically, write_bytes
+from flows.outputs.report.docx_rows import condense, expand
 from flows.outputs.report.measure import text_width_pt
 from flows.outputs.report.model import LONG_TEXT, ReportContent, Table, template_context
 from flows.outputs.report.template_builder import (
@@ -46,12 +49,54 @@ _LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 
 class _Template(DocxTemplate):
     """docxtpl, minus a slow no-op: its scan of every run for \n, \t, \a or \f (line breaks,
-    tabs, new paragraphs, page breaks typed into values) when no value contains any."""
+    tabs, new paragraphs, page breaks typed into values) when no value contains any; with the
+    grids fixed only where they can change (`fix_tables`) and the rendered body moved into the
+    document piece by piece (`map_tree`)."""
+
+    refitted = 0  # how many "Table Grid" tables `fit_table` gives a new grid after rendering
 
     def resolve_listing(self, xml: str) -> str:
         if _LISTING.search(xml) is None:
             return xml
         return super().resolve_listing(xml)
+
+    def fix_tables(self, xml: str):
+        """docxtpl's (0.20): a table's grid gets a column for each cell a row has beyond it,
+        and loses the columns no row reaches. It looks at every cell in Python; here only a
+        table whose grid could change is looked at: not the appendix tables, which
+        `fit_table` gives a grid of their own after rendering (when there are as many as the
+        content has), nor a table where no row has more cells than the grid has columns and
+        some row has as many (XPath). Another one: docxtpl's own, for every table."""
+        tree = etree.fromstring(xml, parser=etree.XMLParser(recover=True))
+        ns = {"w": tree.nsmap["w"]}
+        names = {style.style_id: style.name for style in self.docx.styles}
+        tables = list(tree.iter(W_TBL))
+        grid = [t for t in tables if _style_name(t, names) == "Table Grid"]
+        refitted = set(grid) if len(grid) == self.refitted else set()
+        if any(t.xpath(_GRID_MAY_CHANGE, namespaces=ns,
+                       n=len(t.find(W_TBLGRID).findall(W_GRIDCOL)))
+               for t in tables if t not in refitted):
+            return super().fix_tables(xml)
+        return tree
+
+    def map_tree(self, tree) -> None:
+        """docxtpl's, the same document, in linear time. lxml (6.1) adapts the namespaces of
+        a subtree moved into another document in time quadratic in its `xml:space`
+        attributes (one per run of text: it never caches the XML namespace), which made the
+        report of 3,000 units take minutes. So the body goes in empty, then its children one
+        by one, a table's rows one by one (taking a piece out of its tree costs the same)."""
+        pieces = []
+        for child in list(tree):
+            parts = list(child) if child.tag == W_TBL else []
+            for part in parts:
+                child.remove(part)
+            tree.remove(child)
+            pieces.append((child, parts))
+        super().map_tree(tree)
+        for child, parts in pieces:
+            tree.append(child)
+            for part in parts:
+                child.append(part)
 
 
 def _chart(tpl: DocxTemplate, path: Path) -> InlineImage:
@@ -73,6 +118,14 @@ def _twips(mm: float) -> str:
 W_TR, W_TC, W_TCPR, W_GRIDSPAN, W_VAL = qn("w:tr"), qn("w:tc"), qn("w:tcPr"), qn("w:gridSpan"), \
     qn("w:val")
 W_W, W_TYPE, W_TCW = qn("w:w"), qn("w:type"), qn("w:tcW")
+W_TBL, W_TBLGRID, W_GRIDCOL = qn("w:tbl"), qn("w:tblGrid"), qn("w:gridCol")
+# a row with more cells than the grid has columns, or none with as many
+_GRID_MAY_CHANGE = "boolean(.//w:tr[count(w:tc) > $n]) or not(.//w:tr[count(w:tc) >= $n])"
+
+
+def _style_name(tbl, names: dict[str, str]) -> str | None:
+    style = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblStyle')}")
+    return None if style is None else names.get(style.get(qn("w:val")))
 
 
 def _set_width(parent, tag: str, twips: str, order: list[str]) -> None:
@@ -226,16 +279,32 @@ def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: 
                 path: Path, number_header: str, now: datetime | None = None,
                 internal_mark: str = "") -> Path:
     """Fill the template with the report content and write `path` atomically; with
-    `internal_mark`, the internal version, marked on every page."""
+    `internal_mark`, the internal version, marked on every page. The appendix's unit rows
+    are written from their shape (`docx_rows`) when it can be trusted."""
+    now = now or datetime.now(UTC)
+    condensed, bulks = condense(content)
+    tpl = _rendered(condensed, chart_paths, template, number_header, now, internal_mark)
+    if bulks:
+        saved = BytesIO()
+        tpl.save(saved)
+        package = expand(saved.getvalue(), bulks)
+        if package is not None:
+            return write_bytes(path, package)
+        tpl = _rendered(content, chart_paths, template, number_header, now, internal_mark)
+    return write_atomically(path, lambda tmp: tpl.save(str(tmp)))
+
+
+def _rendered(content: ReportContent, chart_paths: dict[str, Path], template: Path,
+              number_header: str, now: datetime, internal_mark: str) -> _Template:
+    """The template filled with `content` and fitted, not yet saved."""
     tpl = _Template(str(template))
+    tables = [t for a in content.appendices for t in a.tables]
+    tpl.refitted = len(tables)
     charts = {key: _chart(tpl, chart) for key, chart in chart_paths.items()}
     tpl.render(template_context(content, charts, number_header), autoescape=True)
     body = tpl.docx.element.body
     names = {style.style_id: style.name for style in tpl.docx.styles}
-    grid_tables = [t for t in body.iter(qn("w:tbl"))
-                   if (s := t.find(f"{qn('w:tblPr')}/{qn('w:tblStyle')}")) is not None
-                   and names.get(s.get(qn("w:val"))) == "Table Grid"]
-    tables = [t for a in content.appendices for t in a.tables]
+    grid_tables = [t for t in body.iter(W_TBL) if _style_name(t, names) == "Table Grid"]
     if len(grid_tables) == len(tables):  # an office-edited template may add its own tables
         text_style = next((i for i, name in names.items() if name == "BC Bang chu"), None)
         for tbl, table in zip(grid_tables, tables, strict=True):
@@ -244,8 +313,8 @@ def render_docx(content: ReportContent, chart_paths: dict[str, Path], template: 
     fit_rules(body, names)
     if internal_mark:
         mark_pages(tpl.docx, internal_mark)
-    _properties(tpl.docx.core_properties, content, now or datetime.now(UTC), internal_mark)
-    return write_atomically(path, lambda tmp: tpl.save(str(tmp)))
+    _properties(tpl.docx.core_properties, content, now, internal_mark)
+    return tpl
 
 
 def _properties(core, content: ReportContent, now: datetime, internal_mark: str = "") -> None:

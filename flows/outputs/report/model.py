@@ -132,6 +132,20 @@ class ReportContent:
     meta: dict[str, object] = field(default_factory=dict)  # figures for the summary
 
 
+class _Fields(dict):
+    """A dict whose keys read as attributes too. Jinja's `t.caption` tries an attribute
+    before a key: on a plain dict that is an AttributeError raised and caught, for each of
+    the appendix's hundreds of thousands of cells. Same values, same precedence (a dict's
+    own attributes, `items` and the like, first), same undefined for a missing key; never
+    changed once made."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, value in self.items():
+            if isinstance(key, str) and not hasattr(dict, key):
+                setattr(self, key, value)
+
+
 def _table_context(table: Table, number_header: str) -> dict:
     return {
         "caption": table.caption, "stub": table.stub, "number_header": number_header,
@@ -146,10 +160,14 @@ def _table_context(table: Table, number_header: str) -> dict:
 def template_context(content: ReportContent, charts: dict, number_header: str) -> dict:
     """What the Word and HTML templates see: plain dicts and lists, cells as text; no string
     holds a character the .docx XML cannot (communes' text is quoted in the report)."""
-    return cleaned_deep({
+    context = cleaned_deep({
         "header": content.header, "intro": content.intro, "closing": content.closing,
         "sections": content.sections, "charts": charts,
         "appendices": [{"number": a.number, "title": a.title, "attached": a.attached,
                         "tables": [_table_context(t, number_header) for t in a.tables]}
                        for a in content.appendices],
     })
+    for appendix in context["appendices"]:
+        appendix["tables"] = [_Fields(t, rows=[_Fields(r) for r in t["rows"]])
+                              for t in appendix["tables"]]
+    return context

@@ -92,6 +92,7 @@ def render_report(result: Consolidated, config: Config, layout: Layout, out_dir:
     wording = config_wording(config)
     exact = Figures.build(result, config)
     fig = exact.protected(config)  # what leaves the office: small counts protected
+    clock.lap("protection")
     content = build_content(result, config, as_of, final, wording, fig)
     internal = build_content(result, config, as_of, final, wording, exact)
     clock.lap("content")
