@@ -10,6 +10,16 @@ Prefect server, and the same work by the core alone; target: on a server ≤ 2×
 `checks`: N synthetic units of the real form held in memory (about 400 values each), then the
 consolidation and every check (rules, outliers, completeness, timeliness) are timed — workbook
 parsing aside. Target: 10,000 units in under 10 s and 2 GB on a 2-core machine.
+
+`report`: the consolidated report (Word, HTML, appendix workbook, charts; PDF with `--pdf`) for
+N synthetic units, each stage timed. Target: 150 units in under 10 s.
+
+`scale`: a nation in one run (`--units`, default 3,321, the communes of Vietnam since 2025):
+the consolidation and every check, then the whole report without PDF (published and internal),
+each stage timed, with the process's peak memory. Target: checks + report under 60 s and 3 GB
+on a 2-core machine. Then the Google side over `--accounts` (default 1) service accounts: the
+sheets of a nation in the loopback emulator with Google's quotas enforced and a fake clock, for
+the first night and a night with 10% of the sheets changed (`scale_google.google_figures`).
 """
 
 from __future__ import annotations
@@ -33,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     google.add_argument("--units", type=int, default=150)
     google.add_argument("--changed", type=int, default=5)
     google.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    scale = sub.add_parser("scale", help="a nation: checks and report for 3,321 units")
+    scale.add_argument("--units", type=int, default=3321)
+    scale.add_argument("--accounts", type=int, default=1,
+                       help="Google service accounts the sheets are read over")
     args = parser.parse_args(argv)
     if args.what == "google":
         from flows.testing.bench.google import bench_google
@@ -54,6 +68,17 @@ def main(argv: list[str] | None = None) -> None:
         from flows.testing.bench.report import run
 
         print("\n".join(run(args.units, args.pdf)))
+    elif args.what == "scale":
+        scale_figures(args.units, args.accounts)
+
+
+def scale_figures(units: int, accounts: int) -> None:
+    """`bench scale`: the CPU side (`scale.core_figures`), then the Google side."""
+    from flows.testing.bench.scale import core_figures
+    from flows.testing.bench.scale_google import google_figures
+
+    print("\n".join(core_figures(units)), flush=True)
+    print("\n".join(google_figures(units, accounts)), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ AS_OF = date(2023, 4, 5)
 TARGET_S = 10.0
 
 
-def synthetic_result(n: int) -> tuple[Config, Layout, Consolidated]:
-    """(config, layout, consolidated result) for `n` synthetic units, through the public
-    `consolidate` entry point (one extraction per unit, as if read from its workbook)."""
-
+def synthetic_extractions(n: int) -> tuple[Config, Layout, list[Extraction]]:
+    """(config, layout, one extraction per unit, as if read from its workbook) for `n`
+    synthetic units."""
     base = load_config()
     config = synthetic_registry(base, n)
     layout = build_layout(base)
@@ -36,7 +35,14 @@ def synthetic_result(n: int) -> tuple[Config, Layout, Consolidated]:
         Extraction(source=f"{code}.xlsx", unit_code=code, values=group.reset_index(drop=True),
                    lists=lists_by_unit.get(code, lists.iloc[:0]).reset_index(drop=True))
         for code, group in values.groupby("unit_code", sort=False)]
-    return config, layout, consolidate(extractions, config, layout, AS_OF, base.rules)
+    return config, layout, extractions
+
+
+def synthetic_result(n: int) -> tuple[Config, Layout, Consolidated]:
+    """(config, layout, consolidated result) for `n` synthetic units, through the public
+    `consolidate` entry point."""
+    config, layout, extractions = synthetic_extractions(n)
+    return config, layout, consolidate(extractions, config, layout, AS_OF, config.rules)
 
 
 def run(n: int, pdf: bool) -> list[str]:
@@ -54,7 +60,8 @@ def run(n: int, pdf: bool) -> list[str]:
     lines = [f"units: {n:,}   values: {len(result.values):,}   "
              f"findings: {len(result.findings):,}",
              f"synthetic units, checks, consolidation (not timed): {t1 - t0:6.2f} s"]
-    labels = {"content": "content (figures, sentences, tables)", "charts": "charts (2 PNG)",
+    labels = {"protection": "figures, small counts protected",
+              "content": "content (sentences, tables)", "charts": "charts (2 PNG)",
               "docx": "bao-cao.docx (docxtpl + fitting)", "html": "report.html",
               "xlsx": "phu-luc.xlsx (formulas)"}
     lines += [f"{labels[k] + ':':<42}{v:6.2f} s" for k, v in timings.items()]
