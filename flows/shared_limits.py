@@ -54,9 +54,10 @@ def limit_name(prefix: str, budget: str, email: str) -> str:
 
 def bucket(per_minute: int, burst: int | None, window_s: float) -> tuple[int, float]:
     """(slots, decay per second) such that ``slots + window_s * decay == per_minute``; `burst`
-    None: half the quota at once."""
-    slots = max(1, min(burst or per_minute // 2, per_minute // 2))
-    return slots, (per_minute - slots) / window_s
+    None: a tenth of the quota at once. The decay is the sustained rate, so the bucket is kept
+    small: half the quota as burst would read a nation at half Google's pace."""
+    slots = max(1, min(burst or per_minute // 10, per_minute - 1))
+    return slots, max(per_minute - slots, 1) / window_s  # a quota of 1: one call a window
 
 
 def ensure_limit(name: str, slots: int, decay: float = 0.0) -> None:
@@ -107,7 +108,7 @@ def google_limiters(settings: GoogleSettings) -> LimiterFactory | None:
     shared = settings.shared_limits
     if not shared.enabled or not server_configured():
         return None
-    window = 60.0 + settings.quota.window_margin_seconds
+    window = settings.quota.window_seconds + settings.quota.window_margin_seconds
 
     def make(budget: str, per_minute: int, email: str) -> Limiter:
         slots, decay = bucket(per_minute, shared.burst, window)

@@ -57,6 +57,9 @@ class Quota(ConfigModel):
     project_writes_per_minute: int = Field(default=300, ge=1)
     # Our clock and Google's count the same request a few milliseconds apart.
     window_margin_seconds: float = Field(default=1.0, ge=0)
+    # The window the budgets above are counted over: Google's minute. Only the tests shorten
+    # it, with the emulator's, to run several real processes against a tight quota quickly.
+    window_seconds: float = Field(default=60.0, gt=0)
 
 
 class Retry(ConfigModel):
@@ -86,9 +89,10 @@ class SharedLimits(ConfigModel):
 
     enabled: bool = True
     prefix: str = Field(default="giamsat-google", pattern=r"^[a-z0-9][a-z0-9-]*$")
-    # Calls that may be made at once (the bucket; default: half the per-minute quota, so a
-    # town's few sheets are read at once); the rest of the minute's quota decays in at an even
-    # pace, so that burst + a window of decay never exceeds the per-minute quota.
+    # Calls that may be made at once (the bucket; default: a tenth of the per-minute quota, at
+    # least 1); the rest of the minute's quota decays in at an even pace, so that burst + a
+    # window of decay never exceeds the per-minute quota. The even pace is the sustained rate:
+    # a small burst keeps it near the quota (a tenth: 90%), a large one lowers it.
     burst: int | None = Field(default=None, ge=1)
 
 

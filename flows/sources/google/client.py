@@ -132,15 +132,17 @@ TIMING = Timing()  # tests replace this with a fake clock
 
 
 class RateLimiter:
-    """At most `per_minute` acquisitions in any window of 60 s (+ margin); thread-safe.
+    """At most `per_minute` acquisitions in any window of `window` s (Google's minute) +
+    `margin`; thread-safe.
 
     A sliding window, like Google's own count: a token bucket would allow 60 at once and then
     one a second, which is 119 in some 60-second window.
     """
 
-    def __init__(self, per_minute: int, timing: Timing, margin: float = 1.0) -> None:
+    def __init__(self, per_minute: int, timing: Timing, margin: float = 1.0,
+                 window: float = 60.0) -> None:
         self.per_minute = per_minute
-        self.window = 60.0 + margin
+        self.window = window + margin
         self.timing = timing
         self.waited = 0.0
         self._hits: collections.deque[float] = collections.deque()
@@ -181,7 +183,7 @@ def project_limiters(settings: GoogleSettings, timing: Timing | None = None,
     margin = quota.window_margin_seconds
 
     def local(budget: str, per_minute: int, email: str) -> Limiter:
-        return RateLimiter(per_minute, timing, margin)
+        return RateLimiter(per_minute, timing, margin, quota.window_seconds)
 
     make = limiters or local
     return {"read": make("read", quota.project_reads_per_minute, "project"),
@@ -262,7 +264,7 @@ class GoogleApi:
         margin = quota.window_margin_seconds
 
         def local(budget: str, per_minute: int, email: str) -> Limiter:
-            return RateLimiter(per_minute, self.timing, margin)
+            return RateLimiter(per_minute, self.timing, margin, quota.window_seconds)
 
         make = limiters or local
         self.limits: dict[str, Limiter] = {

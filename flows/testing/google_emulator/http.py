@@ -86,11 +86,14 @@ def match_route(method: str, path: str) -> tuple[Route, list[str]] | None:
 
 
 class SlidingWindowQuota:
-    """At most ``limit`` requests per user in any 60-second window (``None`` = unlimited)."""
+    """At most ``limit`` requests per user in any window of ``window`` seconds (Google's: a
+    minute; ``None`` = unlimited)."""
 
-    def __init__(self, limit: int | None, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int | None, clock: Callable[[], float],
+                 window: float = 60.0) -> None:
         self.limit = limit
         self.clock = clock
+        self.window = window
         self._hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
@@ -101,7 +104,7 @@ class SlidingWindowQuota:
         with self._lock:
             now = self.clock()
             hits = self._hits[user]
-            while hits and hits[0] <= now - 60.0:
+            while hits and hits[0] <= now - self.window:
                 hits.popleft()
             if len(hits) >= self.limit:
                 return False
