@@ -552,3 +552,22 @@ def test_a_commune_explains_a_warning_in_its_results_tab_and_the_office_accepts_
     listed = [row[10] for row in results_tab(world, "P01") if len(row) > 10]
     assert not set(same_cell.finding_id) & set(listed)
     assert cell_fill(world, "P01", spec.sheet, spec.cell) == colour(INPUT_FILL)
+
+
+def test_two_runs_sharing_one_google_state_keep_each_others_writes(tmp_path):
+    """Two output folders, one Google state folder: a run of two units that loaded the pull
+    state before the town's run saved it must not put back the old state of the others."""
+    from flows.sources.google.snapshots import FlagState, PullState
+
+    PullState(tmp_path / "pull.json", own_writes={"s1": "t0", "s2": "t0", "s3": "t0"}).save()
+    town, subset = PullState.load(tmp_path), PullState.load(tmp_path)
+    town.own_writes.update(s1="t1", s2="t1", s3="t1")
+    town.flags["P03"] = FlagState(hash="h3")
+    town.dashboard_hash = "town"
+    town.save()
+    subset.own_writes["s1"] = "t2"  # its unit, written after the town's run
+    subset.own_writes.pop("s2")  # its other unit, edited by the commune since
+    subset.save()
+    kept = PullState.load(tmp_path)
+    assert kept.own_writes == {"s1": "t2", "s3": "t1"}
+    assert kept.flags == {"P03": FlagState(hash="h3")} and kept.dashboard_hash == "town"

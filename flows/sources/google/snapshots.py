@@ -21,8 +21,10 @@ are written atomically.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -158,14 +160,30 @@ class PullState:
     review_hash: str = ""
     review_token: str = ""
     dashboard_read: str = ""
+    # what was loaded: `save` writes back only what this run changed (see there)
+    _loaded: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, state_dir: Path) -> PullState:
         path = Path(state_dir) / "pull.json"
+        state = cls._from(path, cls._read(path))
+        state._loaded = state._data()
+        return state
+
+    @staticmethod
+    def _read(path: Path) -> dict:
         if not path.is_file():
-            return cls(path)
+            return {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except ValueError as exc:
+            log.warning("Pull state %s unreadable (%s); starting afresh", path, exc)
+            return {}
+
+    @classmethod
+    def _from(cls, path: Path, data: dict) -> PullState:
+        try:
             flags = {code: FlagState(**value) for code, value in data.get("flags", {}).items()}
             return cls(path, data.get("last_success"), dict(data.get("own_writes", {})), flags,
                        str(data.get("dashboard_hash", "")), str(data.get("review_hash", "")),
@@ -174,9 +192,32 @@ class PullState:
             log.warning("Pull state %s unreadable (%s); starting afresh", path, exc)
             return cls(path)
 
-    def save(self) -> None:
-        data = {"last_success": self.last_success, "own_writes": self.own_writes,
+    def _data(self) -> dict:
+        return {"last_success": self.last_success, "own_writes": dict(self.own_writes),
                 "flags": {code: asdict(state) for code, state in sorted(self.flags.items())},
                 "dashboard_hash": self.dashboard_hash, "review_hash": self.review_hash,
                 "review_token": self.review_token, "dashboard_read": self.dashboard_read}
-        restrict(write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1)))
+
+    def save(self) -> None:
+        """Write what this run changed over what is in the file now. Two runs may share one
+        Google state folder (two output folders: their run limits differ, so they can run at
+        once): a run of two units must not put back, for the other units, what it loaded
+        before the other run wrote theirs (their sheets would all be read again)."""
+        mine = self._data()
+        lock = os.open(self.path.with_name(self.path.name + ".lock"),
+                       os.O_CREAT | os.O_RDWR, 0o600)  # the office's only, like the state
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._read(self.path)
+            for key in ("own_writes", "flags"):
+                merged, before, now = dict(data.get(key, {})), self._loaded.get(key, {}), mine[key]
+                for item in before.keys() - now.keys():
+                    merged.pop(item, None)
+                merged.update({k: v for k, v in now.items() if before.get(k) != v})
+                data[key] = dict(sorted(merged.items())) if key == "flags" else merged
+            data.update({k: v for k, v in mine.items()
+                         if k not in ("own_writes", "flags") and self._loaded.get(k) != v})
+            restrict(write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1)))
+            self._loaded = mine
+        finally:
+            os.close(lock)  # and with it the lock
