@@ -356,6 +356,17 @@ class Steps:
     # a flow run takes the Prefect server's limits (one run at a time, the Google budgets)
     shared = True
 
+    def prefetch(self, reader: Source, refs: list[str], config: Config,
+                 config_dir: str | None, registry: str | None) -> str:
+        """Tonight's Google fetches spread over the work pool's workers, when there are many
+        (flows.shards); what was done, for the log."""
+        if reader.label != "google":
+            return ""
+        from flows.shards import pull_in_shards
+
+        return pull_in_shards(reader, refs, config, config_dir, registry,
+                              str(flow_run.get_id() or "local")).line()
+
     def read_all(self, reader: Source, refs: list[str], layout: Layout,
                  config: Config) -> list[Extraction]:
         futures = [read_and_extract.submit(quote(reader), ref, quote(layout), quote(config))
@@ -387,6 +398,9 @@ class PlainSteps(Steps):
     """The steps as plain function calls: no task runs, no artifacts, no server limits."""
 
     shared = False
+
+    def prefetch(self, reader, refs, config, config_dir, registry):
+        return ""
 
     def read_all(self, reader, refs, layout, config):
         from concurrent.futures import ThreadPoolExecutor
@@ -461,6 +475,9 @@ def run_consolidation(
         refs = reader.refs()
         logger.info("Consolidating %d workbooks from %s (as of %s)", len(refs), reader.label,
                     as_of)
+        shards = steps.prefetch(reader, refs, config, config_dir, registry)
+        if shards:
+            logger.info("%s", shards)
         extractions = steps.read_all(reader, refs, layout, config)
         if units:
             expected = {u.code for u in config.units.units}

@@ -1,7 +1,8 @@
 """Deployments on a Prefect work pool, for several machines: `giamsat deploy`.
 
 `giamsat serve` runs the flows on the machine that serves them. Here the same deployments
-(`consolidate/nightly`, `consolidate/manual`, and `provision` with Google) go to a `process`
+(`consolidate/nightly`, `consolidate/manual`, and with Google `provision` and `read-shard`,
+a share of a night's fetches: flows.shards) go to a `process`
 work pool named in machines.yaml, created on first use; any machine with giamsat installed
 and `PREFECT_API_URL` pointing at the server runs them with `prefect worker start --pool
 <pool>`. The flows are named by module path (`flows.consolidate.consolidate_flow`), so a
@@ -61,6 +62,13 @@ def deploy_all(config: Config, source: str, out: Path, config_dir: Path | None,
     created = ensure_pool(pool)
     deployments = build_deployments(config, source, out, config_dir, registry, reminders,
                                     entrypoint_type=EntrypointType.MODULE_PATH)
+    if source == "google":  # a night's fetches shared by the workers (flows.shards)
+        from flows.shards import SHARD_FLOW, read_shard_flow
+
+        deployments.append(read_shard_flow.to_deployment(
+            name=SHARD_FLOW, tags=["giamsat"], entrypoint_type=EntrypointType.MODULE_PATH,
+            description="Một phần việc đọc bảng tính Google của lần tổng hợp đêm, do lần "
+                        "tổng hợp đó tự khởi chạy khi có nhiều bảng tính cần đọc."))
     deploy(*deployments, work_pool_name=pool, build=False, push=False,
            print_next_steps_message=False, ignore_warnings=True)
     names = [f"{d.flow_name}/{d.name}" for d in deployments]

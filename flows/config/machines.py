@@ -14,6 +14,17 @@ MACHINES_FILE = "machines.yaml"
 _NAME = r"^[a-z0-9][a-z0-9-]*$"
 
 
+class ReadShards(ConfigModel):
+    """A night's Google pulls spread over the work pool's workers (flows.shards)."""
+
+    # a night with more sheets to fetch than this splits them into shards of about this many,
+    # each a flow run of the `read-shard` deployment (`giamsat deploy`); 0: never
+    units_per_shard: int = Field(default=200, ge=0)
+    # a shard that fetched nothing for this long (its machine died, no worker was free) is
+    # cancelled, and the run reads its remaining sheets itself
+    stall_seconds: float = Field(default=300, gt=0)
+
+
 class Machines(ConfigModel):
     # the `process` work pool whose workers (`prefect worker start --pool …`) run the flows
     work_pool: str = Field(default="giamsat", pattern=_NAME)
@@ -24,3 +35,4 @@ class Machines(ConfigModel):
     run_lease_seconds: float = Field(default=120, ge=60, le=3600)  # the server: >= 60
     # how long a run waits for the slot before giving up with a finding
     run_wait_seconds: float = Field(default=3600, gt=0)
+    read_shards: ReadShards = ReadShards()

@@ -75,5 +75,9 @@ class Registry:
         }
         return write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
+    def by_id(self) -> dict[str, str]:
+        """Spreadsheet id → unit code."""
+        return {entry.id: code for code, entry in self.units.items()}
+
     def unit_of(self, spreadsheet_id: str) -> str | None:
         return next((code for code, e in self.units.items() if e.id == spreadsheet_id), None)

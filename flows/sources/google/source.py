@@ -125,6 +125,7 @@ class GoogleSource:
         self._dashboard_seen: str | None = None  # the version whose decisions are taken
         self._review_pending: str | None = None  # a version read, its decisions being applied
         self._review_due = False  # decisions taken: rewrite the review tabs tonight
+        self._pulled_elsewhere: set[str] = set()  # units a read shard fetched this run
 
     @property
     def accounts(self) -> Accounts:
@@ -183,7 +184,7 @@ class GoogleSource:
             if trashed:
                 return self._unreachable(code, base, snapshot, Reason("trashed"))
             if snapshot is not None and self._unchanged(ref, modified, snapshot):
-                self.outcomes[code] = "snapshot"
+                self.outcomes[code] = "read" if code in self._pulled_elsewhere else "snapshot"
             else:
                 snapshot = self._pull(code, ref, modified, snapshot)
                 self.outcomes[code] = "read"
@@ -191,6 +192,46 @@ class GoogleSource:
             return self._unreachable(code, base, snapshot, unreachable_reason(exc))
         self._used[code] = snapshot
         return self._workbook(base, snapshot)
+
+    # --- read shards: the night's pulls made by other workers (flows.shards) ---
+
+    def to_pull(self, refs: list[str]) -> dict[str, str]:
+        """The sheets of `refs` that `read` would fetch from Google (no snapshot of their
+        listed version), each with its modifiedTime: the work a read shard can take. Only
+        sheets the folder's listing holds: the others are looked at one by one here."""
+        if not self._listed:
+            return {}
+        wanted = {}
+        for ref in refs:
+            modified = self._listed.get(ref)
+            if modified is None:
+                continue
+            snapshot = self.store.load(self.registry.unit_of(ref) or ref)
+            if (snapshot is None or snapshot.spreadsheet_id != ref
+                    or not self._unchanged(ref, modified, snapshot)):
+                wanted[ref] = modified
+        return wanted
+
+    def pull(self, ref: str, modified: str) -> str:
+        """A read shard's work for one sheet: fetch it into the snapshot store, as `read`
+        would. "" when done, else the reason code it could not be read (the run that gathers
+        the shards reads it again itself, and says why)."""
+        code = self.registry.unit_of(ref) or ref
+        previous = self.store.load(code)
+        if previous is not None and previous.spreadsheet_id != ref:
+            previous = None
+        try:
+            self._pull(code, ref, modified or None, previous)
+        except GoogleError as exc:
+            return unreachable_reason(exc).reason_code
+        return ""
+
+    def pulled_elsewhere(self, codes: list[str], findings: list[Finding]) -> None:
+        """Units whose sheets read shards fetched this run (their snapshots are tonight's
+        reads), and what the shards found on Google's side."""
+        self._pulled_elsewhere.update(codes)
+        for finding in findings:
+            self._note(finding)
 
     def finish(self, result: Consolidated, as_of: date) -> list[str]:
         """Write each unit's flags (only where they changed) and the dashboard; save state."""
