@@ -37,7 +37,7 @@ from prefect import flow
 from flows.config import Config, load_config
 from flows.core.findings import Finding
 from flows.outputs.atomic import write_text
-from flows.shared_limits import server_configured
+from flows.shared_limits import google_limiters, server_configured
 
 if TYPE_CHECKING:
     from flows.sources.google.source import GoogleSource
@@ -105,10 +105,12 @@ def read_shard_flow(sheets: dict[str, str], report: str, config_dir: str | None 
                     registry: str | None = None) -> dict[str, int]:
     """Fetch a share of a night's Google sheets (id → modifiedTime) into the snapshot store,
     for the consolidation that started this shard; `report` is where it says what it did."""
-    from flows.consolidate import make_source
+    from flows.config.google import load_google_settings
+    from flows.sources.google.source import GoogleSource
 
     config = load_config(config_dir)
-    source = make_source("google", config, registry, shared=True)
+    settings = config.google or load_google_settings(config.directory)
+    source = GoogleSource(config, registry, limiters=google_limiters(settings))
     done = pull_shard(source, sheets, Path(report))
     failed = sum(1 for reason in done.done.values() if reason)
     log.info("Fetched %d of %d sheets", len(done.done) - failed, len(sheets))

@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "flows"
 FLOWS = {"flows.consolidate", "flows.provision", "flows.serve",  # the Prefect flows on top
-         "flows.shared_limits", "flows.deploy"}  # and the server's limits, the work pool
+         "flows.shared_limits", "flows.deploy",  # and the server's limits, the work pool,
+         "flows.shards"}  # the read shards over its workers
 MAY_IMPORT_TESTING = {"flows.bench", "flows.cli.google"}
 
 
@@ -128,4 +129,4 @@ def test_the_prefect_flows_sit_at_the_top_of_flows():
         assert MODULES[name].parent == ROOT
     top = {p.stem for p in ROOT.glob("*.py")}
     assert top == {"__init__", "__main__", "bench", "consolidate", "deploy", "provision",
-                   "serve", "shared_limits"}
+                   "serve", "shards", "shared_limits"}
