@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -46,6 +47,7 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 os.environ["GIAMSAT_PREFECT"] = "ephemeral"
 
 from helpers import TEST_CONFIG_DIR  # noqa: E402
+from prefect_watchdog import _group_runs  # noqa: E402  (the watchdog's own test)
 
 from flows.config import DEFAULT_CONFIG_DIR, Config, load_config  # noqa: E402
 from flows.core.consolidate import consolidate  # noqa: E402
@@ -70,22 +72,47 @@ def pytest_configure(config):
     # The Prefect server of the whole run: an xdist worker joins the one its controller named;
     # the controller, or pytest without xdist, names it and stops it at the end.
     shared = getattr(config, "workerinput", {}).get(_PREFECT_FOLDER)
-    folder = Path(shared) if shared else \
-        Path(tempfile.gettempdir()) / f"giamsat-prefect-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    config.stash[_PREFECT] = _PrefectServer(folder, owner=not shared)
+    folder, owner_pid = (Path(shared[0]), shared[1]) if shared else (
+        Path(tempfile.gettempdir()) / f"giamsat-prefect-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        os.getpid())
+    _planned_database()  # a misspelt switch stops the run here, not in the first Prefect test
+    # The cluster is looked up only when the server is spawned: the `postgres` plugin's own
+    # pytest_configure puts it in the stash, and whichever process spawns the server starts it.
+    config.stash[_PREFECT] = _PrefectServer(folder, owner=not shared, owner_pid=owner_pid,
+                                            postgresql=lambda: _prefect_postgresql(config))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """xdist, in the controller: tell each worker where the run's Prefect server is kept."""
-    node.workerinput[_PREFECT_FOLDER] = str(node.config.stash[_PREFECT].folder)
+    """xdist, in the controller: tell each worker where the run's Prefect server is kept, and
+    which process its watchdog watches."""
+    server = node.config.stash[_PREFECT]
+    node.workerinput[_PREFECT_FOLDER] = [str(server.folder), server.owner_pid]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config):
-    """After the last worker is done: stop the run's Prefect server, if a test started it."""
+    """After the last worker is done: stop the run's Prefect server, if a test started it.
+    First of the unconfigure hooks: it may run on the `postgres` plugin's cluster, which is
+    stopped after it (pluggy alone would call the plugin, registered later, first)."""
     server = config.stash.get(_PREFECT, None)
     if server is not None and server.owner:
         server.stop()
+
+
+def pytest_report_header(config):
+    """Which database the run's Prefect server is to use (shown without `-q`)."""
+    bindir, why = _planned_database()
+    return f"prefect test server database: {'SQLite' if bindir is None else 'PostgreSQL'} ({why})"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Which database the run's Prefect server did use, and how long it took to answer, when
+    a test started it (in the process that owns it: the xdist controller)."""
+    server = config.stash.get(_PREFECT, None)
+    said = server.started() if server is not None and server.owner else None
+    if said:
+        terminalreporter.write_line(f"prefect test server: {said}")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -141,14 +168,21 @@ def prefect_server(request, tmp_path_factory):
     """The test run's one real `prefect server start` on loopback (see `_PrefectServer`): the
     in-process flow runs, the CLI subprocesses and the served deployments of every xdist worker
     use it, so no test pays for a server's start. The environment that points at it, with a
-    Prefect home of this worker's own (the server keeps its database in another)."""
-    url = request.config.stash[_PREFECT].url()
+    Prefect home of this worker's own (the server keeps its database in another).
+
+    `GIAMSAT_TEST_PREFECT_DATABASE` says which database the server runs on (`postgresql` or
+    `sqlite`), `GIAMSAT_TEST_PREFECT_DATABASE_URL` its connection URL; the server alone
+    connects to it."""
+    server = request.config.stash[_PREFECT]
+    url = server.url()
+    kind, database_url = server.database()
     home = tmp_path_factory.mktemp("prefect-home")
     # a served deployment looks for a run to start every 2 s, not every 10 s: a test's
     # manual run starts at once
     return dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                 PREFECT_LOGGING_LEVEL="WARNING", PREFECT_API_URL=url,
-                PREFECT_RUNNER_POLL_FREQUENCY="2")
+                PREFECT_RUNNER_POLL_FREQUENCY="2", GIAMSAT_TEST_PREFECT_DATABASE=kind,
+                GIAMSAT_TEST_PREFECT_DATABASE_URL=database_url)
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +207,7 @@ def prefect_api(prefect_server):
 
 # --------------------------------------------------------------------------- the Prefect server
 
-_PREFECT_FOLDER = "giamsat_prefect_server"  # the key of its folder in an xdist worker's input
+_PREFECT_FOLDER = "giamsat_prefect_server"  # its folder and owner in an xdist worker's input
 # Only the API, the event stream to websocket clients, the API's own background tasks and the
 # repossessor run; every other background service is off: none is needed by a test, and
 # together they kept the idle server busy. The repossessor gives back the run slot of a run
@@ -183,7 +217,8 @@ _PREFECT_FOLDER = "giamsat_prefect_server"  # the key of its folder in an xdist 
 # recorder or triggers: no test reads events, task runs or automations. No late runs, foreman,
 # pause expirations or cancellation cleanup: nothing goes late, pauses or cancels. No block
 # types registered at its start (~3 s of CPU): giamsat uses no Prefect block. Its database
-# waits longer for its lock on a loaded machine than the default 10 s.
+# waits longer on a loaded machine than the default 10 s (SQLite: for its lock; PostgreSQL:
+# asyncpg's command timeout).
 _SERVER_ARGS = ["--host", "127.0.0.1", "--no-ui"]
 _OFF = ("CANCELLATION_CLEANUP", "EVENT_PERSISTER", "EVENT_LOGGER", "FOREMAN", "LATE_RUNS",
         "SCHEDULER", "PAUSE_EXPIRATIONS", "CLEANUP_RECONCILER", "TASK_RUN_RECORDER", "TRIGGERS")
@@ -195,6 +230,46 @@ _SERVER_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "1"}
 
 
+# The run's Prefect server runs on PostgreSQL, as an office's server for several machines does
+# (README, "When one machine is not enough"): a database of its own with pg_trgm on the run's
+# throwaway cluster (tests/postgres.py), so the suite runs Prefect the way it is run for real.
+# Without the PostgreSQL programs it runs on SQLite in its folder; GIAMSAT_TEST_PREFECT_DB=sqlite
+# chooses SQLite anyway.
+_DATABASE_SWITCH = "GIAMSAT_TEST_PREFECT_DB"
+
+
+def _planned_database() -> tuple[Path | None, str]:
+    """The PostgreSQL programs' folder when the run's Prefect server is to run on PostgreSQL
+    (None: on SQLite), and why."""
+    chosen = os.environ.get(_DATABASE_SWITCH, "postgresql").strip().lower() or "postgresql"
+    if chosen not in ("postgresql", "sqlite"):
+        raise pytest.UsageError(f"{_DATABASE_SWITCH}={chosen!r}: write postgresql or sqlite")
+    if chosen == "sqlite":
+        return None, f"{_DATABASE_SWITCH}=sqlite"
+    from postgres import binaries  # the plugin named at the end of this file: loaded by now
+
+    bindir, missing = binaries()
+    if bindir is None:
+        return None, missing
+    return bindir, f"the run's cluster, {bindir}; {_DATABASE_SWITCH}=sqlite for SQLite"
+
+
+def _prefect_postgresql(config: pytest.Config) -> str | None:
+    """The asyncpg URL of a new database with pg_trgm on the run's cluster (started here if no
+    process has yet), or None when the server is to run on SQLite."""
+    bindir, _why = _planned_database()
+    if bindir is None:
+        return None
+    from postgres import running
+
+    try:
+        cluster = running(config, bindir)
+        return cluster.asyncpg_url(cluster.database("prefect", extensions=("pg_trgm",)))
+    except RuntimeError as exc:  # no silent SQLite: the run was to test Prefect on PostgreSQL
+        raise RuntimeError(f"{exc}\n(the test Prefect server runs on this cluster; "
+                           f"{_DATABASE_SWITCH}=sqlite runs it on SQLite)") from exc
+
+
 class _PrefectServer:
     """The test run's one `prefect server start`, shared by every xdist worker.
 
@@ -202,44 +277,97 @@ class _PrefectServer:
     tests that need none, `-m "not slow"`, starts none); a file lock in `folder` makes that one
     start, and the others wait for `/api/health` like it. It runs in a session of its own, so
     it outlives the worker that started it; the process that owns the run (`owner`: the xdist
-    controller, or pytest without xdist) stops its whole process group once, at the end.
+    controller, or pytest without xdist) stops its whole process group once, at the end; a
+    watchdog (prefect_watchdog.py) stops it should that process die first. `postgresql`
+    gives the URL of the PostgreSQL database it is to run on, or None (SQLite); only the
+    process that spawns it calls it.
     """
 
-    def __init__(self, folder: Path, owner: bool) -> None:
-        self.folder, self.owner = folder, owner
+    def __init__(self, folder: Path, owner: bool, owner_pid: int,
+                 postgresql: Callable[[], str | None] = lambda: None) -> None:
+        self.folder, self.owner, self.owner_pid = folder, owner, owner_pid
+        self._postgresql = postgresql
         self.process: subprocess.Popen | None = None  # when this process started it
-        self._url: str | None = None
+        self._server: dict | None = None  # its server.json
+        self._spawned_at = 0.0  # time.monotonic() when this process spawned it
 
     @property
     def _info(self) -> Path:
         return self.folder / "server.json"
 
+    def _write_info(self, info: dict) -> None:
+        # whole or not at all: other workers read it while the spawner adds its start time
+        partial = self._info.with_suffix(".partial")
+        partial.write_text(json.dumps(info))
+        os.replace(partial, self._info)
+
     def url(self) -> str:
-        if self._url is None:
+        if self._server is None:
             self.folder.mkdir(mode=0o700, exist_ok=True)
             with open(self.folder / "lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # only while it is spawned, not while it starts
+                # held while its database is made and it is spawned, not while it starts
+                fcntl.flock(lock, fcntl.LOCK_EX)
                 if not self._info.exists():
                     self._spawn()
                 server = json.loads(self._info.read_text())
             self._wait_for_health(server["pid"], server["url"])
-            self._url = server["url"]
-        return self._url
+            if self.process is not None:  # spawned here: how long it took, for the summary
+                server["healthy_in"] = round(time.monotonic() - self._spawned_at, 2)
+                self._write_info(server)
+            self._server = server
+        return self._server["url"]
+
+    def database(self) -> tuple[str, str]:
+        """`postgresql` or `sqlite`, and the URL the server connects to (after `url()`)."""
+        assert self._server is not None, "url() first"
+        return self._server["database"], self._server["database_url"]
+
+    def started(self) -> str | None:
+        """One line on the server a test started in this run (None: no test did)."""
+        try:
+            server = json.loads(self._info.read_text())
+        except (OSError, ValueError):
+            return None
+        kind = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}[server["database"]]
+        where = server["database_url"].rsplit("/", 1)[1]
+        made = f", its database made in {server['database_in']} s" \
+            if server["database"] == "postgresql" else ""
+        answered = f"healthy {server['healthy_in']} s after its spawn" \
+            if "healthy_in" in server else "never healthy"
+        return f"{kind} (database {where}{made}), {answered}"
 
     def _spawn(self) -> None:
-        port = _free_port()
+        began = time.monotonic()
+        postgresql = self._postgresql()
         home = self.folder / "home"
         home.mkdir(exist_ok=True)
-        env = dict(os.environ, PREFECT_HOME=str(home), **_SERVER_SETTINGS)
-        env.pop("PREFECT_API_URL", None)
+        # Prefect's default, spelt out: the developer's own PREFECT_*_DATABASE_* settings must
+        # not take the test server to their database
+        database_url = postgresql or f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(
+            ("PREFECT_API_DATABASE_", "PREFECT_SERVER_DATABASE_", "PREFECT_API_URL"))}
+        env.update(PREFECT_HOME=str(home), **_SERVER_SETTINGS,
+                   PREFECT_API_DATABASE_CONNECTION_URL=database_url)
+        port = _free_port()
         with open(self.folder / "server.log", "ab") as log:
+            log.write(f"giamsat tests: this server's database: {database_url}\n".encode())
+            log.flush()
+            self._spawned_at = time.monotonic()
             # its own process group: a signal to the server alone could leave a child running
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--port", str(port),
                  *_SERVER_ARGS], env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
-        self._info.write_text(json.dumps({"pid": self.process.pid,
-                                          "url": f"http://127.0.0.1:{port}/api"}))
+        # a run killed before its pytest_unconfigure (`timeout`, SIGKILL) leaves no server
+        # behind, like the cluster's watchdog leaves no cluster
+        subprocess.Popen([sys.executable, str(Path(__file__).with_name("prefect_watchdog.py")),
+                          str(self.owner_pid), str(self.process.pid), str(self.folder)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+        self._write_info({"pid": self.process.pid, "url": f"http://127.0.0.1:{port}/api",
+                          "database": "postgresql" if postgresql else "sqlite",
+                          "database_url": database_url,
+                          "database_in": round(self._spawned_at - began, 2)})
 
     def _wait_for_health(self, pid: int, url: str) -> None:
         deadline = time.monotonic() + 180
@@ -250,7 +378,7 @@ class _PrefectServer:
                         return
             except OSError:
                 pass
-            alive = self.process.poll() is None if self.process else _group_alive(pid)
+            alive = self.process.poll() is None if self.process else _group_runs(pid)
             if time.monotonic() > deadline or not alive:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)  # so no other worker waits for it either
@@ -261,44 +389,23 @@ class _PrefectServer:
 
     def stop(self) -> None:
         """Stop the server's whole process group, wait until none of it runs, and remove its
-        folder (its database)."""
+        folder (its SQLite database; a PostgreSQL one goes with the run's cluster)."""
         try:
             pid = json.loads(self._info.read_text())["pid"]
         except (OSError, ValueError, KeyError):
             pid = None  # no test started it
         for sig, patience in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            if pid is None or not _group_alive(pid):
+            if pid is None or not _group_runs(pid):
                 break
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)
             deadline = time.monotonic() + patience
-            while _group_alive(pid) and time.monotonic() < deadline:
+            while _group_runs(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
         if self.process is not None:  # reap it, when this process is its parent
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of this group still runs; a zombie, waiting for its parent to reap
-    it, runs no more (a server that outlived its starter is reaped by init)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if not Path("/proc/self/stat").exists():
-        return True  # no /proc: a zombie counts
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if int(group) == pgid and state not in ("Z", "X"):
-            return True
-    return False
 
 
 _PREFECT = pytest.StashKey[_PrefectServer]()

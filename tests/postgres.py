@@ -277,8 +277,11 @@ def pytest_configure_node(node):
     node.workerinput[_KEY] = [str(cluster.folder), cluster.owner_pid]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    """After the last worker is done: stop the run's cluster, if a test started it."""
+    """After the last worker is done: stop the run's cluster, if a test started it. Last of
+    the unconfigure hooks: the Prefect server of conftest.py may run on it, and is stopped
+    first, while its database still answers."""
     cluster = config.stash.get(_CLUSTER, None)
     if cluster is not None and cluster.owner:
         cluster.stop()
@@ -292,7 +295,13 @@ def postgres(request) -> Postgres:
     bindir, missing = binaries()
     if bindir is None:
         pytest.skip(missing)
-    return Postgres(bindir, **request.config.stash[_CLUSTER].server(bindir))
+    return running(request.config, bindir)
+
+
+def running(config: pytest.Config, bindir: Path) -> Postgres:
+    """The run's cluster, started by whichever process asks first: the `postgres` fixture, or
+    the Prefect server of conftest.py (which runs on it when `binaries()` finds PostgreSQL)."""
+    return Postgres(bindir, **config.stash[_CLUSTER].server(bindir))
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--watch"]:
