@@ -159,7 +159,7 @@ def test_two_machines_share_a_nights_google_reads_take_turns_and_survive_a_kille
     * a machine switched off mid-run holds its output folder's slot until the lease runs out,
       then the next run there writes every output;
     * two runs asked for together take turns;
-    * the first one's fetches go out in read shards (20 sheets each) to both machines; one
+    * the first one's fetches go out in read shards (30 sheets each) to both machines; one
       machine is killed mid-shard: its shards are given up after 15 s without progress and the
       run fetches their remaining sheets itself;
     * every unit is consolidated with exactly its sheet's values, Google never answered 429,
@@ -172,7 +172,7 @@ def test_two_machines_share_a_nights_google_reads_take_turns_and_survive_a_kille
     monkeypatch.setenv(ENDPOINT_ENV, "unset")  # the world below sets it; put back after
     emulator, config_dir, machines, readers = google_world(
         tmp_path, 60, per_window=12, window=6.0, run_lease_seconds=60,
-        read_shards={"units_per_shard": 20, "stall_seconds": 15})
+        read_shards={"units_per_shard": 30, "stall_seconds": 15})
     env = dict(prefect_server, **{ENDPOINT_ENV: emulator.url})
     out, other = tmp_path / "ket-qua", tmp_path / "ket-qua-2"
     deployed = subprocess.run(
@@ -200,13 +200,13 @@ def test_two_machines_share_a_nights_google_reads_take_turns_and_survive_a_kille
 
             # Machine 1 takes the run waiting for the dead one's slot, both runs asked for
             # together (one waits for its turn), and has room for one shard; machine 2,
-            # started once it took the runs, takes the other shards.
+            # started once it took the runs, for the other one.
             workers = [start_worker(env, pool, "may-1", logs[1], limit=4)]
             after = start_run(api, manual["id"], out=other, units=sorted(readers)[:2])
             runs = [start_run(api, manual["id"]) for _ in range(2)]
             wait_for(lambda: all(api.get(f"/flow_runs/{r}").json()["state_type"] != "SCHEDULED"
                                  for r in [after, *runs]), 180, "machine 1 taking the runs")
-            workers.append(start_worker(env, pool, "may-2", logs[2]))
+            workers.append(start_worker(env, pool, "may-2", logs[2], limit=1))
 
             def busy_shard_of_machine_2():
                 for pid in descendants(workers[1].pid):
@@ -227,7 +227,7 @@ def test_two_machines_share_a_nights_google_reads_take_turns_and_survive_a_kille
             assert [d["state"]["type"] for d in done] == ["COMPLETED", "COMPLETED"], done
             shards = flow_runs_of(api, shard_deployment["id"])
             states = sorted(r["state_type"] for r in shards)
-            assert len(shards) == 3 and states.count("COMPLETED") >= 1, states
+            assert len(states) == 2 and "COMPLETED" in states, states  # machine 1's
             lost = [r for r in shards if r["state_type"] != "COMPLETED"]
             assert lost and all(r["state_type"] in ("CANCELLING", "CANCELLED") for r in lost)
 
