@@ -210,10 +210,12 @@ def pull_in_shards(reader: GoogleSource, refs: list[str], config: Config,
     shard's worth and the `read-shard` deployment exists; gather what they fetched into
     `reader`. Nothing happens without a Prefect server (no workers to share with)."""
     settings = config.machines.read_shards
-    if not settings.units_per_shard or not server_configured():
+    # cheapest first: looking at every snapshot costs more than asking the server
+    if (not settings.units_per_shard or len(refs) <= settings.units_per_shard
+            or not server_configured() or not _deployment_exists()):
         return Gathered()
     wanted = reader.to_pull(refs)
-    if len(wanted) <= settings.units_per_shard or not _deployment_exists():
+    if len(wanted) <= settings.units_per_shard:
         return Gathered()
     folder = Path(reader.settings.state_dir) / "shards" / parent
     folder.mkdir(parents=True, exist_ok=True)

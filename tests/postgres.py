@@ -36,6 +36,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from prefect_watchdog import _runs  # a zombie runs no more (the tests folder is on the path)
 
 SUPERUSER = "postgres"
 _KEY = "giamsat_postgres"  # its folder and owner in an xdist worker's input
@@ -93,22 +94,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process still runs; a zombie, waiting for init to reap it (the server's
-    parent, pg_ctl, is gone), runs no more."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return not Path("/proc/self").exists()  # gone meanwhile; without /proc: it runs
-    return state not in ("Z", "X")
 
 
 class Cluster:
@@ -200,18 +185,18 @@ def _shut_down(pid: int) -> None:
     """SIGQUIT is PostgreSQL's immediate shutdown (its backends quit too); SIGKILL if it
     lingers."""
     for sig, patience in ((signal.SIGQUIT, 30), (signal.SIGKILL, 10)):
-        if not _alive(pid):
+        if not _runs(pid):
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         deadline = time.monotonic() + patience
-        while _alive(pid) and time.monotonic() < deadline:
+        while _runs(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
 
 
 def _watch(owner: int, postmaster: int, folder: str) -> None:
     """The watchdog: once the run's owner is gone, the cluster goes too."""
-    while _alive(owner) and _alive(postmaster):
+    while _runs(owner) and _runs(postmaster):
         time.sleep(1)
     _shut_down(postmaster)
     shutil.rmtree(folder, ignore_errors=True)
