@@ -185,17 +185,24 @@ def _watch(shards: list[_Shard], stall_seconds: float, poll: float,
         while waiting:
             for shard in list(waiting):
                 progress = len(ShardReport.load(shard.report).done)
-                run = client.read_flow_run(shard.run_id)
-                kind = run.state.type.value if run.state else ""
+                try:
+                    run = client.read_flow_run(shard.run_id)
+                    kind = run.state.type.value if run.state else ""
+                except Exception as exc:  # the server busy or away: as if nothing changed
+                    log.warning("Could not ask about read shard %d: %s", shard.number, exc)
+                    kind = shard.seen[0]
                 now = time.monotonic()
                 if (kind, progress) != shard.seen:
                     shard.seen, shard.since = (kind, progress), now
                 if kind in _FINAL:
                     shard.state = kind
                 elif now - shard.since > stall_seconds:
-                    client.set_flow_run_state(shard.run_id, Cancelling(
-                        message="nothing fetched for too long: read by the run itself"),
-                        force=True)
+                    try:
+                        client.set_flow_run_state(shard.run_id, Cancelling(
+                            message="nothing fetched for too long: read by the run itself"),
+                            force=True)
+                    except Exception as exc:  # lost all the same: the run reads its sheets
+                        log.warning("Could not cancel read shard %d: %s", shard.number, exc)
                     shard.state = "LOST"
                 if shard.state:
                     waiting.remove(shard)
@@ -223,8 +230,12 @@ def pull_in_shards(reader: GoogleSource, refs: list[str], config: Config,
     shards = [_Shard(n, sheets, folder / f"{n}.json") for n, sheets in enumerate(parts, 1)]
     config_dir = config_dir or str(config.directory)  # the same path on every machine
     for shard in shards:
-        _start(shard, len(shards), config_dir, registry, parent)
-    _watch(shards, settings.stall_seconds, poll)
+        try:
+            _start(shard, len(shards), config_dir, registry, parent)
+        except Exception as exc:  # not started: its sheets are read here, like a lost one's
+            log.warning("Could not start read shard %d: %s", shard.number, exc)
+            shard.state = "LOST"
+    _watch([shard for shard in shards if not shard.state], settings.stall_seconds, poll)
     gathered = Gathered(shards=len(shards))
     codes = reader.registry.by_id()
     for shard in shards:

@@ -3,6 +3,7 @@ reads itself (the shards on real workers: tests/test_workers.py)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def test_a_report_not_written_yet_is_an_empty_one(tmp_path: Path):
     assert ShardReport.load(tmp_path / "none.json") == ShardReport()
     (tmp_path / "half.json").write_text('{"done": {"s1"', encoding="utf-8")
     assert ShardReport.load(tmp_path / "half.json") == ShardReport()
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_a_shard_no_worker_takes_is_cancelled_after_its_stall_time(prefect_api, tmp_path):
+    """No machine free (or its machine gone): after `stall_seconds` without a change the
+    shard is cancelled and counted lost, and the run reads its sheets itself."""
+    from prefect.client.orchestration import get_client
+
+    from flows.shards import _Shard, _watch, read_shard_flow
+
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(read_shard_flow, parameters={
+            "sheets": {"s1": "t1"}, "report": str(tmp_path / "1.json")})
+        shard = _Shard(1, {"s1": "t1"}, tmp_path / "1.json", run_id=str(run.id))
+        shard.since = time.monotonic()
+        _watch([shard], stall_seconds=1.0, poll=0.2)
+        assert shard.state == "LOST"
+        assert client.read_flow_run(run.id).state.type.value in ("CANCELLING", "CANCELLED")
