@@ -47,7 +47,7 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 os.environ["GIAMSAT_PREFECT"] = "ephemeral"
 
 from helpers import TEST_CONFIG_DIR  # noqa: E402
-from prefect_watchdog import _group_runs  # noqa: E402  (the watchdog's own test)
+from prefect_watchdog import _group_runs, stop_group  # noqa: E402  (the watchdog's own test)
 
 from flows.config import DEFAULT_CONFIG_DIR, Config, load_config  # noqa: E402
 from flows.core.consolidate import consolidate  # noqa: E402
@@ -394,14 +394,8 @@ class _PrefectServer:
             pid = json.loads(self._info.read_text())["pid"]
         except (OSError, ValueError, KeyError):
             pid = None  # no test started it
-        for sig, patience in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            if pid is None or not _group_runs(pid):
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, sig)
-            deadline = time.monotonic() + patience
-            while _group_runs(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
+        if pid is not None:
+            stop_group(pid)
         if self.process is not None:  # reap it, when this process is its parent
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)

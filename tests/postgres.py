@@ -19,7 +19,6 @@ Asia/Ho_Chi_Minh. Durability is off (fsync, synchronous_commit): the data dies w
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -36,7 +35,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from prefect_watchdog import _runs  # a zombie runs no more (the tests folder is on the path)
+from prefect_watchdog import _runs, escalate  # the tests folder is on the path
 
 SUPERUSER = "postgres"
 _KEY = "giamsat_postgres"  # its folder and owner in an xdist worker's input
@@ -184,14 +183,8 @@ class Cluster:
 def _shut_down(pid: int) -> None:
     """SIGQUIT is PostgreSQL's immediate shutdown (its backends quit too); SIGKILL if it
     lingers."""
-    for sig, patience in ((signal.SIGQUIT, 30), (signal.SIGKILL, 10)):
-        if not _runs(pid):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + patience
-        while _runs(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    escalate(lambda: _runs(pid), lambda sig: os.kill(pid, sig),
+             ((signal.SIGQUIT, 30), (signal.SIGKILL, 10)))
 
 
 def _watch(owner: int, postmaster: int, folder: str) -> None:

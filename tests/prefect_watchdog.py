@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -58,15 +59,28 @@ def watch(owner: int, pgid: int, folder: str) -> None:
         time.sleep(1)
     if _runs(owner):
         return
-    for sig, patience in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        if not _group_runs(pgid):
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-        deadline = time.monotonic() + patience
-        while _group_runs(pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    stop_group(pgid)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def escalate(alive: Callable[[], bool], send: Callable[[int], None],
+             signals: tuple[tuple[int, float], ...]) -> None:
+    """Send each signal in turn while the target still runs, waiting up to its patience
+    (seconds) for it to go."""
+    for sig, patience in signals:
+        if not alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            send(sig)
+        deadline = time.monotonic() + patience
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def stop_group(pgid: int) -> None:
+    """Stop a process group: SIGTERM, then SIGKILL after 30 s; back once none of it runs."""
+    escalate(lambda: _group_runs(pgid), lambda sig: os.killpg(pgid, sig),
+             ((signal.SIGTERM, 30), (signal.SIGKILL, 10)))
 
 
 if __name__ == "__main__":
